@@ -1,0 +1,113 @@
+"""The filter form every table shares; it turns query parameters into an ActionQuery."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from dashboard import verbs
+from dashboard.tables import TableKind
+from streams.models import Action
+from streams.query import ActionQuery
+
+
+class ActionFilterForm(forms.Form):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "“Until” must be on or after “since”.")
+        return cleaned
+
+
+def _content_type_id(natural_key: str | None) -> int | None:
+    if not natural_key:
+        return None
+    app_label, model = natural_key.split(".", 1)
+    return ContentType.objects.get_by_natural_key(app_label, model).pk
+
+
+def _day_start(day: datetime.date | None) -> datetime.datetime | None:
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class ActionFilterSet(django_filters.FilterSet):
+    actor = django_filters.CharFilter(label="Who", max_length=150)
+    verb = django_filters.ChoiceFilter(label="Did", empty_label="any verb")
+    object_type = django_filters.ChoiceFilter(
+        label="What", choices=verbs.OBJECT_TYPES, empty_label="any kind"
+    )
+    target_type = django_filters.ChoiceFilter(
+        label="On", choices=verbs.OBJECT_TYPES, empty_label="any kind"
+    )
+    since = django_filters.DateFilter(label="Since", widget=forms.DateInput(attrs={"type": "date"}))
+    until = django_filters.DateFilter(label="Until", widget=forms.DateInput(attrs={"type": "date"}))
+    q = django_filters.CharFilter(label="Search", max_length=100)
+
+    class Meta:
+        model = Action
+        fields: list[str] = []
+        form = ActionFilterForm
+
+    def __init__(
+        self,
+        data: Any = None,
+        queryset: Any = None,
+        *,
+        kind: TableKind,
+        request: Any = None,
+        viewer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(data, queryset, request=request, **kwargs)
+        self.kind = kind
+        # The socket has no request, only the scope's user.
+        self.viewer = viewer if viewer is not None else request.user
+        visible = kind.visible_verbs(self.viewer)
+        if len(visible) > 1:
+            self.filters["verb"].extra["choices"] = [(v, v) for v in visible]
+        else:
+            del self.filters["verb"]
+        if kind.owner_param and self.viewer.is_staff:
+            self.filters[kind.owner_param] = django_filters.ChoiceFilter(
+                label=kind.owner_label,
+                choices=[(name, name) for name in kind.owners()],
+                empty_label=f"every {kind.owner_label.lower()}",
+            )
+            self.filters[kind.owner_param].model = Action
+            self.filters[kind.owner_param].parent = self
+
+    def query(self) -> ActionQuery:
+        """The viewer's scope narrowed by the valid filters of the form."""
+        data = self.form.cleaned_data if self.form.is_valid() else {}
+        owner = None
+        if self.kind.owner_param and data.get(self.kind.owner_param):
+            owner = get_user_model().objects.get(username=data[self.kind.owner_param])
+        scope = self.kind.scope(self.viewer, owner)
+        query_verbs = scope.verbs
+        if data.get("verb"):
+            query_verbs = frozenset({data["verb"]}) & (scope.verbs or frozenset({data["verb"]}))
+        until = data.get("until")
+        return ActionQuery(
+            verbs=query_verbs,
+            public_only=scope.public_only,
+            owner_id=scope.owner_id,
+            actor=data.get("actor") or None,
+            object_type_id=_content_type_id(data.get("object_type")),
+            target_type_id=_content_type_id(data.get("target_type")),
+            since=_day_start(data.get("since")),
+            until=_day_start(until + datetime.timedelta(days=1)) if until else None,
+            text=(data.get("q") or "").strip(),
+        )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        return self.query().apply(queryset)

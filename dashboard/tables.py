@@ -1,0 +1,115 @@
+"""The live tables: what each one shows, to whom, and how its rows look."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import django_tables2 as tables
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+
+from dashboard import verbs
+from publishing.roles import is_author
+from streams.models import Action
+from streams.query import ActionQuery
+
+STAFF_ONLY_COLUMNS = ("ip", "user_agent")
+
+
+class ActionTable(tables.Table):
+    timestamp = tables.DateTimeColumn(
+        verbose_name="When", format="Y-m-d H:i:s", order_by=("timestamp", "id")
+    )
+    actor_name = tables.Column(verbose_name="Who")
+    verb = tables.Column(verbose_name="Did")
+    object_repr = tables.Column(verbose_name="What", empty_values=())
+    target_repr = tables.Column(verbose_name="On", empty_values=())
+    ip = tables.Column(verbose_name="IP", orderable=False)
+    user_agent = tables.Column(verbose_name="User agent", orderable=False)
+
+    class Meta:
+        model = Action
+        fields = ("timestamp", "actor_name", "verb", "object_repr", "target_repr", "ip", "user_agent")
+        order_by = ("-timestamp",)
+        row_attrs = {"id": lambda record: f"action-{record.pk}"}
+
+    def render_object_repr(self, value: str) -> str:
+        return value or "—"
+
+    def render_target_repr(self, value: str) -> str:
+        return value or "—"
+
+
+@dataclass(frozen=True)
+class TableKind:
+    """One live table: its name (URL, HTML ids), its title and who sees what in it."""
+
+    name: str
+    title: str
+    description: str
+    verbs: tuple[str, ...] | None = None  # None: every verb the viewer may see
+    # Staff pick whose actions they look at through this query parameter.
+    owner_param: str | None = None
+    owner_label: str = ""
+    # Who may open the table at all (besides staff, who see every table).
+    audience: Callable[[Any], bool] = lambda user: True
+    # Usernames staff may pick through ``owner_param``.
+    owners: Callable[[], list[str]] = lambda: []
+
+    def allowed(self, user: Any) -> bool:
+        if not user.is_authenticated:
+            return False
+        return user.is_staff or self.audience(user)
+
+    def visible_verbs(self, user: Any) -> tuple[str, ...]:
+        if self.verbs is not None:
+            return self.verbs
+        return verbs.ALL_VERBS if user.is_staff else verbs.PUBLIC_VERBS
+
+    def scope(self, user: Any, owner: Any = None) -> ActionQuery:
+        """The viewer's slice of the table, before any filter the viewer chose."""
+        if not self.allowed(user):
+            raise PermissionDenied
+        query_verbs = frozenset(self.visible_verbs(user))
+        if self.owner_param is None:
+            return ActionQuery(verbs=query_verbs, public_only=not user.is_staff)
+        if user.is_staff:
+            owner_id = owner.pk if owner is not None else None
+        else:
+            owner_id = user.pk
+        return ActionQuery(verbs=query_verbs, public_only=not user.is_staff, owner_id=owner_id)
+
+    def table(self, data: Any, *, staff: bool, **kwargs: Any) -> ActionTable:
+        """The table as every view of it (page, partial, live row) builds it."""
+        return ActionTable(
+            data,
+            attrs={"id": f"{self.name}-table", "tbody": {"id": f"{self.name}-rows"}},
+            exclude=() if staff else STAFF_ONLY_COLUMNS,
+            **kwargs,
+        )
+
+
+def _authors() -> list[str]:
+    users = get_user_model().objects.filter(stories__isnull=False).distinct()
+    return sorted(users.values_list("username", flat=True))
+
+
+FEED = TableKind(
+    name="feed",
+    title="Who did what",
+    description="Everything that happens on the site, newest first.",
+)
+READS = TableKind(
+    name="reads",
+    title="Story reads",
+    description="Every opening of a story page, for its author.",
+    verbs=(verbs.READ,),
+    owner_param="author",
+    owner_label="Author",
+    audience=is_author,
+    owners=_authors,
+)
+
+KINDS: dict[str, TableKind] = {kind.name: kind for kind in (FEED, READS)}

@@ -1,0 +1,170 @@
+"""Table pages, their htmx partials and CSV exports: one mixin, one scope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.handlers.asgi import ASGIRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.vary import vary_on_headers
+from django_filters.views import FilterMixin
+from django_tables2 import LazyPaginator, RequestConfig
+
+from dashboard.filters import ActionFilterSet
+from dashboard.tables import KINDS, ActionTable, TableKind
+from streams.csvexport import csv_lines
+from streams.models import Action
+
+PER_PAGE = 25
+SORT_PARAM = "sort"
+PAGE_PARAM = "page"
+# The table's own parameters, which the live socket does not need.
+NOT_FILTERS = {SORT_PARAM, PAGE_PARAM}
+
+
+class ActionTableMixin(LoginRequiredMixin, FilterMixin):
+    """Everything a table view needs: the kind, the viewer's filterset, the table."""
+
+    kind: TableKind
+    filterset_class = ActionFilterSet
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.kind = KINDS[kwargs.pop("table")]
+        if request.user.is_authenticated and not self.kind.allowed(request.user):
+            raise PermissionDenied(f"You may not see the {self.kind.title.lower()} table.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        return Action.objects.all()
+
+    def get_filterset_kwargs(self, filterset_class: Any) -> dict[str, Any]:
+        kwargs = super().get_filterset_kwargs(filterset_class)
+        # Always bound, so "no filters" is a valid form rather than an unbound one.
+        kwargs["data"] = self.request.GET
+        kwargs["kind"] = self.kind
+        return kwargs
+
+    def build_table(self, rows: Any) -> ActionTable:
+        return self.kind.table(
+            rows, staff=self.request.user.is_staff, order_by_field=SORT_PARAM, page_field=PAGE_PARAM
+        )
+
+    def get_filtered_rows(self) -> Any:
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        if self.filterset.is_valid():
+            return self.filterset.qs
+        return self.filterset.queryset.none()
+
+
+@method_decorator(vary_on_headers("HX-Request"), name="dispatch")
+class ActionTableView(ActionTableMixin, View):
+    template_name = "dashboard/table_page.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        table = self.build_table(self.get_filtered_rows())
+        RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": PER_PAGE}).configure(table)
+        template = self.template_name
+        if request.htmx and not request.htmx.boosted:
+            template += "#results"
+        status = 200 if self.filterset.is_valid() else 400
+        return render(request, template, self.get_context_data(table=table), status=status)
+
+    def get_context_data(self, *, table: ActionTable) -> dict[str, Any]:
+        params = self.request.GET.copy()
+        filters = params.copy()
+        for name in NOT_FILTERS:
+            filters.pop(name, None)
+        page_number = table.page.number if table.page else 1
+        default_order = not params.get(SORT_PARAM) or params.get(SORT_PARAM) == "-timestamp"
+        prepend = page_number == 1 and default_order
+        rows = list(table.paginated_rows) if table.page else []
+        return {
+            "kind": self.kind,
+            "table": table,
+            "filter": self.filterset,
+            "export_url": f"{reverse(f'{self.kind.name}-export')}?{filters.urlencode()}",
+            "reset_url": reverse(self.kind.name),
+            "live_url": self.live_url(filters, rows, prepend),
+            "live_mode": "prepend" if prepend else "count",
+            "newest_url": f"{reverse(self.kind.name)}?{filters.urlencode()}",
+        }
+
+    def live_url(self, filters: Any, rows: list[Any], prepend: bool) -> str | None:
+        if not self.filterset.is_valid():
+            return None
+        if prepend and rows:
+            after = max(row.record.pk for row in rows)
+        else:
+            newest = self.filterset.qs.order_by("-id").values_list("id", flat=True).first()
+            after = newest or 0
+        params = {"table": self.kind.name, **filters.dict(), "after": after}
+        if not prepend:
+            params["mode"] = "count"
+        return f"/ws/live/?{urlencode(params)}"
+
+
+class ActionExportView(ActionTableMixin, View):
+    """The filtered rows of a table as CSV, streamed in the table's order."""
+
+    chunk_size = 2000
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        rows = self.get_filtered_rows()
+        if not self.filterset.is_valid():
+            errors = "; ".join(
+                f"{field}: {' '.join(messages)}" for field, messages in self.filterset.errors.items()
+            )
+            return HttpResponse(f"Bad filters: {errors}\n", status=400, content_type="text/plain; charset=utf-8")
+        table = self.build_table(rows)
+        RequestConfig(request, paginate=False).configure(table)
+        ordered = table.data.data
+        staff = request.user.is_staff
+        fields = ["timestamp", "actor_name", "verb", "object_repr", "target_repr"]
+        header = ["timestamp", "actor", "verb", "object", "target"]
+        if staff:
+            fields += ["ip", "user_agent"]
+            header += ["ip", "user_agent"]
+        values = ordered.values_list(*fields)
+        filename = f"{self.kind.name}-{timezone.now():%Y%m%d-%H%M%S}.csv"
+        if isinstance(request, ASGIRequest):
+            content: Any = _aiter_lines(header, values, self.chunk_size)
+        else:
+            content = _lines(header, values, self.chunk_size)
+        response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+def _format(row: tuple[Any, ...]) -> list[Any]:
+    timestamp, *rest = row
+    return [timestamp.isoformat(), *rest]
+
+
+def _lines(header: list[str], values: Any, chunk_size: int) -> Iterator[str]:
+    return csv_lines(header, (_format(row) for row in values.iterator(chunk_size=chunk_size)))
+
+
+async def _aiter_lines(header: list[str], values: Any, chunk_size: int) -> AsyncIterator[str]:
+    """Under ASGI, hand the server chunks as they are read, never the whole file."""
+    lines = _lines(header, values, chunk_size)
+
+    def next_chunk() -> str:
+        chunk = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= chunk_size:
+                break
+        return "".join(chunk)
+
+    while chunk := await sync_to_async(next_chunk)():
+        yield chunk

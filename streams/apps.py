@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class StreamsConfig(AppConfig):
+    name = "streams"
+    verbose_name = "Activity streams"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from streams import checks  # noqa: F401 - registers the system checks
+        from streams.registration import registry
+
+        # Each installed app may hold its routes in a ``routes`` module (the
+        # project's hub does); import them all, then connect every route once.
+        autodiscover_modules("routes", register_to=None)
+        registry.connect()

@@ -1,0 +1,31 @@
+"""Announce committed actions to the channel layer.
+
+Runs from ``transaction.on_commit``: a rolled-back action is never
+announced, and a channel layer outage never breaks the business write (the
+row is in the database; open tables catch up on their next reconnect).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from streams import conf
+
+logger = logging.getLogger("streams.broadcast")
+
+
+def announce(message: dict[str, Any]) -> None:
+    alias = conf.get("CHANNEL_LAYER")
+    if alias is None:
+        return
+    layer = get_channel_layer(alias)
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(conf.get("BROADCAST_GROUP"), message)
+    except Exception:
+        logger.exception("could not announce action %s to the channel layer", message.get("id"))

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+
+class ActionQuerySet(models.QuerySet["Action"]):
+    def newest_first(self) -> ActionQuerySet:
+        return self.order_by("-timestamp", "-id")
+
+
+class Action(models.Model):
+    """One thing someone did: ``<actor> <verb> <object> [on <target>]``.
+
+    Display texts are copied at record time so a table shows what was true
+    then, and renders without touching the business tables.
+    """
+
+    timestamp = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_name = models.CharField(max_length=150)
+    verb = models.CharField(max_length=32)
+
+    object_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+
+    target_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=255, blank=True)
+
+    # Whom the action is "for": the story's author for a read, the
+    # reviewer for a reply. Drives the per-owner tables.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    public = models.BooleanField(default=True)
+
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(null=True, blank=True)
+
+    objects = ActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [
+            models.Index(fields=["-timestamp", "-id"], name="streams_action_newest"),
+            models.Index(
+                fields=["public", "-timestamp", "-id"], name="streams_action_public_newest"
+            ),
+            models.Index(
+                fields=["owner", "verb", "-timestamp", "-id"], name="streams_action_owner_verb"
+            ),
+            models.Index(
+                fields=["verb", "-timestamp", "-id"], name="streams_action_verb_newest"
+            ),
+            models.Index(
+                fields=["actor_name", "-timestamp", "-id"], name="streams_action_actor_newest"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        text = f"{self.actor_name} {self.verb}"
+        if self.object_repr:
+            text += f" {self.object_repr}"
+        if self.target_repr:
+            text += f" on {self.target_repr}"
+        return text
+
+    def broadcast_message(self) -> dict[str, Any]:
+        """The small message announced after commit: the id and what filters match on."""
+        return {
+            "type": "action.created",
+            "id": self.pk,
+            "timestamp": self.timestamp.isoformat(),
+            "actor": self.actor_name,
+            "verb": self.verb,
+            "object_type": self.object_type_id,
+            "target_type": self.target_type_id,
+            "object_repr": self.object_repr,
+            "target_repr": self.target_repr,
+            "owner": self.owner_id,
+            "public": self.public,
+        }

@@ -1,0 +1,88 @@
+"""One definition of "which actions": as a queryset filter and as an in-memory match.
+
+A table page, its CSV export and its live socket all hold the same
+``ActionQuery``. The page and the export call ``apply()``; the socket calls
+``matches()`` on the small broadcast message, so each committed action is
+matched against every open table without touching the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+
+@dataclass(frozen=True)
+class ActionQuery:
+    verbs: frozenset[str] | None = None
+    public_only: bool = False
+    owner_id: int | None = None
+    actor: str | None = None
+    object_type_id: int | None = None
+    target_type_id: int | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    text: str = ""
+
+    def apply(self, queryset: QuerySet) -> QuerySet:
+        filters: dict[str, Any] = {}
+        if self.verbs is not None:
+            filters["verb__in"] = sorted(self.verbs)
+        if self.public_only:
+            filters["public"] = True
+        if self.owner_id is not None:
+            filters["owner_id"] = self.owner_id
+        if self.actor is not None:
+            filters["actor_name"] = self.actor
+        if self.object_type_id is not None:
+            filters["object_type_id"] = self.object_type_id
+        if self.target_type_id is not None:
+            filters["target_type_id"] = self.target_type_id
+        if self.since is not None:
+            filters["timestamp__gte"] = self.since
+        if self.until is not None:
+            filters["timestamp__lt"] = self.until
+        queryset = queryset.filter(**filters)
+        if self.text:
+            queryset = queryset.filter(
+                Q(actor_name__icontains=self.text)
+                | Q(verb__icontains=self.text)
+                | Q(object_repr__icontains=self.text)
+                | Q(target_repr__icontains=self.text)
+            )
+        return queryset
+
+    def matches(self, message: dict[str, Any]) -> bool:
+        """Whether ``apply()`` would keep the action this broadcast message describes."""
+        if self.verbs is not None and message["verb"] not in self.verbs:
+            return False
+        if self.public_only and not message["public"]:
+            return False
+        if self.owner_id is not None and message["owner"] != self.owner_id:
+            return False
+        if self.actor is not None and message["actor"] != self.actor:
+            return False
+        if self.object_type_id is not None and message["object_type"] != self.object_type_id:
+            return False
+        if self.target_type_id is not None and message["target_type"] != self.target_type_id:
+            return False
+        if self.since is not None or self.until is not None:
+            timestamp = datetime.fromisoformat(message["timestamp"])
+            if self.since is not None and timestamp < self.since:
+                return False
+            if self.until is not None and timestamp >= self.until:
+                return False
+        if self.text:
+            needle = self.text.casefold()
+            haystack = (
+                message["actor"],
+                message["verb"],
+                message["object_repr"],
+                message["target_repr"],
+            )
+            if not any(needle in value.casefold() for value in haystack):
+                return False
+        return True
