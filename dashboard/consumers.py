@@ -97,4 +97,6 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
     async def send_count(self) -> None:
         subscription = self.subscription
         assert subscription is not None
-        await self.send(text_data=render_new_count(subscription.kind, self.new_count, subscription.newest_url))
+        await self.send(
+            text_data=render_new_count(subscription.kind, self.new_count, subscription.newest_url)
+        )

@@ -46,9 +46,7 @@ class ActionFilterSet(django_filters.FilterSet):
     object_type = django_filters.ChoiceFilter(
         label="What", choices=verbs.OBJECT_TYPES, empty_label="any kind"
     )
-    target_type = django_filters.ChoiceFilter(
-        label="On", choices=verbs.OBJECT_TYPES, empty_label="any kind"
-    )
+    target_type = django_filters.ChoiceFilter(label="On", choices=verbs.OBJECT_TYPES, empty_label="any kind")
     since = django_filters.DateFilter(label="Since", widget=forms.DateInput(attrs={"type": "date"}))
     until = django_filters.DateFilter(label="Until", widget=forms.DateInput(attrs={"type": "date"}))
     q = django_filters.CharFilter(label="Search", max_length=100)

@@ -78,9 +78,7 @@ def subscribe(user: Any, query_string: str) -> Subscription:
 def render_row(kind: TableKind, staff: bool, action: Action) -> str:
     """The out-of-band fragment that prepends one row to ``#<table>-rows``."""
     table = kind.table([action], staff=staff, orderable=False)
-    return render_to_string(
-        f"{PAGE_TEMPLATE}#live_row", {"kind": kind, "table": table, "row": table.rows[0]}
-    )
+    return render_to_string(f"{PAGE_TEMPLATE}#live_row", {"kind": kind, "table": table, "row": table.rows[0]})
 
 
 def render_new_count(kind: TableKind, count: int, url: str) -> str:

@@ -37,9 +37,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 if "*" in ALLOWED_HOSTS:
-    raise ImproperlyConfigured(
-        "ALLOWED_HOSTS may not be '*': the websocket origin check relies on it."
-    )
+    raise ImproperlyConfigured("ALLOWED_HOSTS may not be '*': the websocket origin check relies on it.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 # Addresses of reverse proxies whose X-Forwarded-For header is believed.

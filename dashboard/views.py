@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.handlers.asgi import ASGIRequest
 from django.core.exceptions import PermissionDenied
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -72,7 +72,9 @@ class ActionTableView(ActionTableMixin, View):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         table = self.build_table(self.get_filtered_rows())
-        RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": PER_PAGE}).configure(table)
+        RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": PER_PAGE}).configure(
+            table
+        )
         template = self.template_name
         if request.htmx and not request.htmx.boosted:
             template += "#results"
@@ -124,7 +126,9 @@ class ActionExportView(ActionTableMixin, View):
             errors = "; ".join(
                 f"{field}: {' '.join(messages)}" for field, messages in self.filterset.errors.items()
             )
-            return HttpResponse(f"Bad filters: {errors}\n", status=400, content_type="text/plain; charset=utf-8")
+            return HttpResponse(
+                f"Bad filters: {errors}\n", status=400, content_type="text/plain; charset=utf-8"
+            )
         table = self.build_table(rows)
         RequestConfig(request, paginate=False).configure(table)
         ordered = table.data.data

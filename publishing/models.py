@@ -12,9 +12,7 @@ class StoryQuerySet(models.QuerySet["Story"]):
 
 
 class Story(models.Model):
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stories"
-    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stories")
     title = models.CharField(max_length=200)
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
@@ -42,9 +40,7 @@ class StoryRead(models.Model):
     """One opening of a story page by a logged-in reader."""
 
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="reads")
-    reader = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="story_reads"
-    )
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="story_reads")
     read_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -56,9 +52,7 @@ class StoryRead(models.Model):
 
 class Comment(models.Model):
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments"
-    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
     body = models.TextField(max_length=2000)
     created_at = models.DateTimeField(default=timezone.now)
 

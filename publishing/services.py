@@ -16,9 +16,7 @@ from publishing.signals import story_published
 def story_create(
     *, author: Any, title: str, body: str, publish: bool = False, at: datetime | None = None
 ) -> Story:
-    story = Story.objects.create(
-        author=author, title=title, body=body, created_at=at or timezone.now()
-    )
+    story = Story.objects.create(author=author, title=title, body=body, created_at=at or timezone.now())
     if publish:
         story_publish(story=story, user=author, at=at)
     return story
@@ -38,9 +36,5 @@ def story_read(*, story: Story, reader: Any, at: datetime | None = None) -> Stor
     return StoryRead.objects.create(story=story, reader=reader, read_at=at or timezone.now())
 
 
-def comment_create(
-    *, story: Story, author: Any, body: str, at: datetime | None = None
-) -> Comment:
-    return Comment.objects.create(
-        story=story, author=author, body=body, created_at=at or timezone.now()
-    )
+def comment_create(*, story: Story, author: Any, body: str, at: datetime | None = None) -> Comment:
+    return Comment.objects.create(story=story, author=author, body=body, created_at=at or timezone.now())

@@ -20,7 +20,9 @@ def story_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _story_page(request: HttpRequest, story: Story, comment_form: CommentForm, status: int = 200) -> HttpResponse:
+def _story_page(
+    request: HttpRequest, story: Story, comment_form: CommentForm, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "publishing/story_detail.html",

@@ -41,7 +41,7 @@ class ActingContext:
         return user
 
 
-_current: ContextVar[ActingContext] = ContextVar("streams_context", default=ActingContext())
+_current: ContextVar[ActingContext] = ContextVar("streams_context", default=ActingContext())  # noqa: B039 - frozen
 
 
 def current() -> ActingContext:
@@ -59,9 +59,7 @@ def _using(ctx: ActingContext) -> Iterator[ActingContext]:
 
 def request_context(*, user: Any, ip: str | None, user_agent: str) -> Any:
     """Context manager used by the middleware for one request."""
-    return _using(
-        ActingContext(user=user, ip=ip, user_agent=user_agent[:255], cli=False)
-    )
+    return _using(ActingContext(user=user, ip=ip, user_agent=user_agent[:255], cli=False))
 
 
 @contextmanager
@@ -70,9 +68,7 @@ def acting_as(user: Any, *, ip: str | None = None, user_agent: str = "") -> Iter
 
     For management commands and tasks that act on someone's behalf.
     """
-    with _using(
-        ActingContext(user=user, ip=ip, user_agent=user_agent, cli=False)
-    ) as ctx:
+    with _using(ActingContext(user=user, ip=ip, user_agent=user_agent, cli=False)) as ctx:
         yield ctx
 
 

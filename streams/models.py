@@ -66,18 +66,10 @@ class Action(models.Model):
         ordering = ["-timestamp", "-id"]
         indexes = [
             models.Index(fields=["-timestamp", "-id"], name="streams_action_newest"),
-            models.Index(
-                fields=["public", "-timestamp", "-id"], name="streams_action_public_newest"
-            ),
-            models.Index(
-                fields=["owner", "verb", "-timestamp", "-id"], name="streams_action_owner_verb"
-            ),
-            models.Index(
-                fields=["verb", "-timestamp", "-id"], name="streams_action_verb_newest"
-            ),
-            models.Index(
-                fields=["actor_name", "-timestamp", "-id"], name="streams_action_actor_newest"
-            ),
+            models.Index(fields=["public", "-timestamp", "-id"], name="streams_action_public_newest"),
+            models.Index(fields=["owner", "verb", "-timestamp", "-id"], name="streams_action_owner_verb"),
+            models.Index(fields=["verb", "-timestamp", "-id"], name="streams_action_verb_newest"),
+            models.Index(fields=["actor_name", "-timestamp", "-id"], name="streams_action_actor_newest"),
         ]
 
     def __str__(self) -> str:

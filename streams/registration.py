@@ -59,11 +59,7 @@ class Route:
         if kwargs.get("raw", False):
             return
         ctx = current()
-        if (
-            not ctx.recording
-            or self.name in ctx.running_routes
-            or self.name in conf.get("DISABLED_ROUTES")
-        ):
+        if not ctx.recording or self.name in ctx.running_routes or self.name in conf.get("DISABLED_ROUTES"):
             health.skipped(self.name)
             return
         started = time.perf_counter()
@@ -126,9 +122,7 @@ class RouteRegistry:
 
     @staticmethod
     def _connect(route: Route) -> None:
-        route.signal.connect(
-            route, sender=route.sender, weak=False, dispatch_uid=route.dispatch_uid
-        )
+        route.signal.connect(route, sender=route.sender, weak=False, dispatch_uid=route.dispatch_uid)
 
 
 registry = RouteRegistry()

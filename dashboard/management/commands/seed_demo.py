@@ -66,7 +66,9 @@ class Command(BaseCommand):
     def ensure_users(self, password: str) -> dict[str, Any]:
         User = get_user_model()
         authors, _ = Group.objects.get_or_create(name=AUTHORS)
-        authors.permissions.add(Permission.objects.get(content_type__app_label="publishing", codename="add_story"))
+        authors.permissions.add(
+            Permission.objects.get(content_type__app_label="publishing", codename="add_story")
+        )
         groups = {
             AUTHORS: authors,
             REVIEWERS: Group.objects.get_or_create(name=REVIEWERS)[0],
@@ -76,7 +78,8 @@ class Command(BaseCommand):
         for username, role, full_name in DEMO_USERS:
             first, last = full_name.split()
             user, _ = User.objects.get_or_create(
-                username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
+                username=username,
+                defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
             )
             user.is_staff = user.is_superuser = role == "staff"
             user.set_password(password)
@@ -85,7 +88,9 @@ class Command(BaseCommand):
                 user.groups.add(groups[role])
             users[username] = user
         for username in CROWD_USERS:
-            user, created = User.objects.get_or_create(username=username, defaults={"first_name": username.title()})
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": username.title()}
+            )
             if created:
                 user.set_unusable_password()
                 user.save()
@@ -106,7 +111,11 @@ class Command(BaseCommand):
         for (author, title), at in zip(pairs, moments, strict=True):
             stories.append(
                 services.story_create(
-                    author=users[author], title=title, body="\n\n".join(rng.sample(PHRASES, 4)), publish=True, at=at
+                    author=users[author],
+                    title=title,
+                    body="\n\n".join(rng.sample(PHRASES, 4)),
+                    publish=True,
+                    at=at,
                 )
             )
         readers = [users[name] for name in ("rae", "ravi", "rita", "raj", *CROWD_USERS)]
@@ -131,6 +140,9 @@ class Command(BaseCommand):
 
     def print_logins(self, password: str) -> None:
         self.stdout.write("")
-        self.stdout.write("Demo logins (password: %s):" % ("$DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password))
+        self.stdout.write(
+            "Demo logins (password: %s):"
+            % ("$DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password)
+        )
         for username, role, _ in DEMO_USERS:
             self.stdout.write(f"  {username:<6} {role}")

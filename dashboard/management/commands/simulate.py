@@ -23,7 +23,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable runs")
 
-    def handle(self, *args: Any, rate: float, duration: float | None, seed: int | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, rate: float, duration: float | None, seed: int | None, **options: Any
+    ) -> None:
         if rate <= 0:
             raise CommandError("--rate must be above 0.")
         if duration is not None and duration < 0:

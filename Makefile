@@ -1,0 +1,52 @@
+# Signalboard: `make run` for the demo, `make test` for the suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+SERVICES_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/signalboard} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
+
+.PHONY: run venv test test-fast test-browser test-services lint chromium services-start services-stop screenshots bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt .python-version
+	@scripts/make_venv.sh $(VENV)
+	@touch $@
+
+run: venv
+	@scripts/run.sh $(HOST) $(PORT)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check
+
+chromium:
+	@scripts/install_chromium.sh
+
+# Browser tests run in their own pytest process: Playwright's sync API and
+# the asyncio tests do not share an event loop well.
+test: venv chromium lint
+	$(PYTEST) -m "not browser and not services" -p randomly
+	$(PYTEST) -m "browser and not services"
+
+test-services: venv chromium
+	@scripts/services.sh start
+	$(SERVICES_ENV) $(PYTEST) -m "not browser" -p randomly
+	$(SERVICES_ENV) $(PYTEST) -m browser
+
+services-start:
+	@scripts/services.sh start
+
+services-stop:
+	@scripts/services.sh stop
+
+screenshots: venv chromium
+	$(PY) scripts/screenshots.py http://$(HOST):$(PORT) screenshots
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis

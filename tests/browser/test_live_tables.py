@@ -1,0 +1,101 @@
+"""Two people, two browsers, one real server: rows arrive live."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.servers import Server
+
+
+def newest_row(page: Page, table: str) -> Any:
+    return page.locator(f"#{table}-rows > tr[id^='action-']").first
+
+
+def wait_live(page: Page, table: str) -> None:
+    expect(page.locator(f"#{table}-live .live-status")).to_have_attribute("data-state", "live")
+
+
+def open_story_by(page: Page, site: Server, author: str) -> str:
+    page.goto(f"{site.url}/stories/")
+    story = page.locator(".story-list li", has_text=f"by {author} ").first
+    title = story.locator("h2 a").inner_text()
+    story.locator("h2 a").click()
+    expect(page.locator("#story h1")).to_have_text(title)
+    return title
+
+
+def test_a_read_appears_at_the_top_of_the_authors_open_table(login: Any, site: Server) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/reads/")
+    wait_live(alice, "reads")
+    before = newest_row(alice, "reads").get_attribute("id")
+    alice.evaluate("window.__notReloaded = true")
+
+    rae = login("rae")
+    title = open_story_by(rae, site, "alice")
+
+    top = newest_row(alice, "reads")
+    expect(top).not_to_have_attribute("id", before or "", timeout=3000)
+    expect(top.locator("td.col-actor_name")).to_have_text("rae")
+    expect(top.locator("td.col-object_repr")).to_have_text(title)
+    expect(top).to_have_class(re.compile(r"\bis-new\b"))
+    assert alice.evaluate("window.__notReloaded") is True
+
+
+def test_another_authors_read_does_not_arrive(login: Any, site: Server) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/reads/")
+    wait_live(alice, "reads")
+    before = newest_row(alice, "reads").get_attribute("id")
+
+    rae = login("rae")
+    open_story_by(rae, site, "bob")
+    alice.wait_for_timeout(1000)
+
+    assert newest_row(alice, "reads").get_attribute("id") == before
+
+
+def test_feed_filter_updates_rows_and_url_and_moves_the_live_subscription(login: Any, site: Server) -> None:
+    admin = login("admin")
+    wait_live(admin, "feed")
+    admin.evaluate("window.__notReloaded = true")
+
+    admin.select_option("#feed-filters select[name=verb]", "commented")
+
+    admin.wait_for_url(re.compile(r"/feed/\?.*verb=commented"))
+    expect(admin.locator("#feed-live")).to_have_attribute("ws-connect", re.compile("verb=commented"))
+    wait_live(admin, "feed")
+    verbs = admin.locator("#feed-rows > tr[id^='action-'] td.col-verb").all_inner_texts()
+    assert verbs and set(verbs) == {"commented"}
+    assert admin.evaluate("window.__notReloaded") is True
+    before = newest_row(admin, "feed").get_attribute("id")
+
+    rae = login("rae")
+    open_story_by(rae, site, "bob")  # a read: no longer matches the feed's filter
+    admin.wait_for_timeout(800)
+    assert newest_row(admin, "feed").get_attribute("id") == before
+
+    rae.fill("#comment-form textarea", "Live from the browser test")
+    rae.click("#comment-form button[type=submit]")
+
+    top = newest_row(admin, "feed")
+    expect(top.locator("td.col-object_repr")).to_have_text("Live from the browser test", timeout=3000)
+    expect(top.locator("td.col-verb")).to_have_text("commented")
+
+
+def test_export_link_downloads_the_filtered_rows(login: Any, site: Server) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/feed/?verb=published")
+    shown = alice.locator("#feed-rows > tr[id^='action-']").count()
+
+    with alice.expect_download() as download_info:
+        alice.click("#feed-results a.export")
+    lines = Path(download_info.value.path()).read_text(encoding="utf-8").splitlines()
+
+    assert lines[0] == "timestamp,actor,verb,object,target"
+    assert len(lines) - 1 == shown > 0
+    assert all(",published," in line for line in lines[1:])

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+
+from publishing.models import Comment, Story, StoryRead
+from streams.models import Action
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_logins_and_history_once() -> None:
+    out = StringIO()
+    call_command("seed_demo", actions=40, stdout=out)
+    counts = (
+        Story.objects.count(),
+        StoryRead.objects.count() + Comment.objects.count(),
+        Action.objects.count(),
+    )
+
+    call_command("seed_demo", actions=40, stdout=StringIO())
+
+    assert (Story.objects.count(), StoryRead.objects.count() + Comment.objects.count()) == counts[:2]
+    assert Action.objects.count() == counts[2] == counts[0] + counts[1]
+    for name in ("admin", "alice", "bob", "rita", "raj", "rae", "ravi"):
+        assert authenticate(username=name, password="demo") is not None
+        assert name in out.getvalue()
+    assert get_user_model().objects.get(username="admin").is_staff
+
+
+def test_seed_demo_history_ids_follow_timestamps() -> None:
+    call_command("seed_demo", actions=60, stdout=StringIO())
+    by_id = list(Action.objects.order_by("id").values_list("timestamp", flat=True))
+    assert by_id == sorted(by_id)
+
+
+def test_seed_demo_uses_demo_password_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_PASSWORD", "s3cret-demo")
+    out = StringIO()
+    call_command("seed_demo", actions=0, stdout=out)
+    assert authenticate(username="alice", password="s3cret-demo") is not None
+    assert "s3cret-demo" not in out.getvalue()
