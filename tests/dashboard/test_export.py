@@ -94,7 +94,7 @@ def test_csv_bad_filters_is_a_400_with_the_reason(alice: Any, client_for: Any) -
 
 @pytest.mark.django_db(transaction=True)
 async def test_csv_streams_asynchronously_under_asgi(alice: Any, rae: Any) -> None:
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async as sync_to_async
 
     from publishing import services
     from tests import factories
@@ -103,7 +103,9 @@ async def test_csv_streams_asynchronously_under_asgi(alice: Any, rae: Any) -> No
     for _ in range(5):
         await sync_to_async(services.story_read)(story=story, reader=rae)
     client = AsyncClient()
-    await client.aforce_login(alice)
+    # database_sync_to_async closes the connection it opens (PostgreSQL
+    # refuses to drop a test database another thread still holds).
+    await sync_to_async(client.force_login)(alice)
 
     response = await client.get("/reads/export.csv")
 
