@@ -179,7 +179,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "streams": {"handlers": ["console"], "level": os.environ.get("STREAMS_LOG_LEVEL", "INFO")},
-        "dashboard": {"handlers": ["console"], "level": "INFO"},
+        "streams": {
+            "handlers": ["console"],
+            "level": os.environ.get("STREAMS_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        "dashboard": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
