@@ -10,6 +10,7 @@ import shlex
 import statistics
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,8 @@ def setup() -> None:
         atexit.register(tmpdir.cleanup)
         os.environ["DATABASE_URL"] = f"sqlite:///{tmpdir.name}/bench.sqlite3"
 
+    # Whitenoise looks for collectstatic's output, which no benchmark serves.
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
     import django
     from django.core.management import call_command
     from django.db import connection

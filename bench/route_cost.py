@@ -1,11 +1,15 @@
 """What a route adds to a business write: ``story_read`` with routes on and off.
 
-Each iteration times one call with the hub's routes active (the StoryRead
-INSERT plus the Action INSERT the ``story-read`` route writes, and its
-after-commit announce to the in-memory channel layer), then one call inside
-``streams.disable_recording()`` (the StoryRead INSERT alone). Calls run in
-autocommit, as a view calls the service, and the two modes alternate so
-drift hits both alike.
+Calls are timed one by one, in rounds of up to 100 per mode, the modes
+alternating so drift hits all alike:
+
+- routes on: the StoryRead INSERT, the Action INSERT the ``story-read``
+  route writes, and its after-commit announce to the in-memory channel layer;
+- routes on, no broadcast: the same with ``STREAMS["CHANNEL_LAYER"] = None``,
+  to split the route's cost into its INSERT and its announce;
+- ``streams.disable_recording()``: the StoryRead INSERT alone.
+
+Calls run in autocommit, as a view calls the service.
 """
 
 from __future__ import annotations
@@ -14,15 +18,11 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from bench import common
 
-
-def timed(call: Callable[[], object]) -> float:
-    """Microseconds one call takes."""
-    start = time.perf_counter_ns()
-    call()
-    return (time.perf_counter_ns() - start) / 1000
+ROUND = 100
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     common.setup()
 
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     from publishing import services
     from streams import disable_recording
@@ -47,56 +47,41 @@ def main() -> None:
     def read() -> object:
         return services.story_read(story=story, reader=reader)
 
-    def read_unrecorded() -> object:
-        with disable_recording():
-            return services.story_read(story=story, reader=reader)
+    modes: dict[str, Callable[[], AbstractContextManager[object]]] = {
+        "routes on": nullcontext,
+        "routes on, no broadcast": lambda: override_settings(STREAMS={"CHANNEL_LAYER": None}),
+        "disable_recording()": disable_recording,
+    }
+    samples: dict[str, list[float]] = {name: [] for name in modes}
+    queries: dict[str, int] = {}
+    for name, mode in modes.items():
+        with mode():
+            for _ in range(50):  # warm up: content-type cache, statements, channel layer
+                read()
+            with CaptureQueriesContext(connection) as captured:
+                read()
+            queries[name] = len(captured)
+    for done in range(0, args.n, ROUND):
+        for name, mode in modes.items():
+            with mode():  # entered once per round, outside the timed calls
+                for _ in range(min(ROUND, args.n - done)):
+                    start = time.perf_counter_ns()
+                    read()
+                    samples[name].append((time.perf_counter_ns() - start) / 1000)
 
-    # Warm up both paths (content-type cache, statement caches, channel layer).
-    for _ in range(50):
-        read()
-        read_unrecorded()
+    def figures(values: list[float]) -> tuple[float, float, float]:
+        return statistics.fmean(values), common.percentile(values, 0.5), common.percentile(values, 0.99)
 
-    on: list[float] = []
-    off: list[float] = []
-    with disable_recording():
-        pass  # nothing; the context below is entered outside the timed region
-    for _ in range(args.n):
-        on.append(timed(read))
-        with disable_recording():
-            off.append(timed(read))
+    rows: list[list[object]] = [
+        [name, *(f"{value:.0f}" for value in figures(values)), queries[name]]
+        for name, values in samples.items()
+    ]
+    on, off = figures(samples["routes on"]), figures(samples["disable_recording()"])
+    difference = [f"{a - b:+.0f}" for a, b in zip(on, off, strict=True)]
+    extra_queries = queries["routes on"] - queries["disable_recording()"]
+    rows.append(["route cost (on - disabled)", *difference, f"{extra_queries:+d}"])
 
-    queries = {}
-    for mode, call in (("on", read), ("off", read_unrecorded)):
-        with CaptureQueriesContext(connection) as captured:
-            call()
-        queries[mode] = len(captured)
-
-    mean_on, mean_off = statistics.fmean(on), statistics.fmean(off)
-    rows = []
-    for name, samples, count in (
-        ("routes on", on, queries["on"]),
-        ("disable_recording()", off, queries["off"]),
-    ):
-        rows.append(
-            [
-                name,
-                f"{statistics.fmean(samples):.0f}",
-                f"{common.percentile(samples, 0.5):.0f}",
-                f"{common.percentile(samples, 0.99):.0f}",
-                count,
-            ]
-        )
-    rows.append(
-        [
-            "difference (route cost)",
-            f"{mean_on - mean_off:+.0f}",
-            f"{common.percentile(on, 0.5) - common.percentile(off, 0.5):+.0f}",
-            f"{common.percentile(on, 0.99) - common.percentile(off, 0.99):+.0f}",
-            f"{queries['on'] - queries['off']:+d}",
-        ]
-    )
-
-    print(f"story_read(): {args.n} calls per mode, autocommit; {common.environment()}")
+    print(f"services.story_read(): {args.n} calls per mode, autocommit; {common.environment()}")
     print()
     print(common.table(["mode", "mean µs", "p50 µs", "p99 µs", "queries/call"], rows))
     print()

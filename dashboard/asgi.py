@@ -16,12 +16,15 @@ from django.conf import settings  # noqa: E402
 
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from dashboard.security import SameOriginValidator  # noqa: E402
+from streams.asgi import StreamsContextMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            SameOriginValidator(
+                AuthMiddlewareStack(StreamsContextMiddleware(URLRouter(websocket_urlpatterns)))
+            )
         ),
     }
 )

@@ -73,11 +73,21 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
             if self.new_count:
                 await self.send_count()
             return
-        for action in await database_sync_to_async(subscription.rows_after)():
-            if action.pk not in self.sent:
-                self.sent.add(action.pk)
-                html = await database_sync_to_async(render_row)(subscription.kind, subscription.staff, action)
-                await self.send(text_data=html)
+        await self.push_rows(await database_sync_to_async(subscription.rows_after)())
+
+    async def push_rows(self, actions: list[Any]) -> None:
+        subscription = self.subscription
+        assert subscription is not None
+        fresh = [action for action in actions if action.pk not in self.sent]
+        self.sent.update(action.pk for action in fresh)
+        if subscription.count_only:
+            if fresh:
+                self.new_count += len(fresh)
+                await self.send_count()
+            return
+        for action in fresh:
+            html = await database_sync_to_async(render_row)(subscription.kind, subscription.staff, action)
+            await self.send(text_data=html)
 
     async def action_created(self, event: dict[str, Any]) -> None:
         subscription = self.subscription
@@ -93,6 +103,14 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         html = await row_cache.get(subscription.kind, subscription.staff, event["id"])
         if html is not None:
             await self.send(text_data=html)
+
+    async def actions_bulk(self, event: dict[str, Any]) -> None:
+        """A bulk operation committed many actions: fetch this socket's share in one query."""
+        subscription = self.subscription
+        if subscription is None:
+            return
+        rows = await database_sync_to_async(subscription.rows_between)(event["first"], event["last"])
+        await self.push_rows(rows)
 
     async def send_count(self) -> None:
         subscription = self.subscription

@@ -13,12 +13,18 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from dashboard import verbs
-from dashboard.tables import TableKind
+from dashboard.tables import SORTABLE, TableKind
 from streams.models import Action
 from streams.query import ActionQuery
 
 
 class ActionFilterForm(forms.Form):
+    def clean_actor(self) -> str:
+        actor = self.cleaned_data.get("actor") or ""
+        if actor and not Action.objects.filter(actor_name=actor).exists():
+            raise forms.ValidationError(f"No one called “{actor}” has done anything yet.")
+        return actor
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         since, until = cleaned.get("since"), cleaned.get("until")
@@ -50,6 +56,12 @@ class ActionFilterSet(django_filters.FilterSet):
     since = django_filters.DateFilter(label="Since", widget=forms.DateInput(attrs={"type": "date"}))
     until = django_filters.DateFilter(label="Until", widget=forms.DateInput(attrs={"type": "date"}))
     q = django_filters.CharFilter(label="Search", max_length=100)
+    # Ordering is the table's job; listed here so a bad column is a form error.
+    sort = django_filters.ChoiceFilter(
+        choices=[(f"{sign}{name}", name) for name in SORTABLE for sign in ("", "-")],
+        method="keep_order",
+        widget=forms.HiddenInput,
+    )
 
     class Meta:
         model = Action
@@ -70,11 +82,12 @@ class ActionFilterSet(django_filters.FilterSet):
         self.kind = kind
         # The socket has no request, only the scope's user.
         self.viewer = viewer if viewer is not None else request.user
+        for name in list(self.filters):
+            if name not in kind.filters:
+                del self.filters[name]
         visible = kind.visible_verbs(self.viewer)
-        if len(visible) > 1:
+        if "verb" in self.filters:
             self.filters["verb"].extra["choices"] = [(v, v) for v in visible]
-        else:
-            del self.filters["verb"]
         if kind.owner_param and self.viewer.is_staff:
             self.filters[kind.owner_param] = django_filters.ChoiceFilter(
                 label=kind.owner_label,
@@ -106,6 +119,9 @@ class ActionFilterSet(django_filters.FilterSet):
             until=_day_start(until + datetime.timedelta(days=1)) if until else None,
             text=(data.get("q") or "").strip(),
         )
+
+    def keep_order(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         return self.query().apply(queryset)

@@ -43,6 +43,18 @@ class Subscription:
     def count_after(self) -> int:
         return self.query.apply(Action.objects.filter(id__gt=self.after)).count()
 
+    def rows_between(self, first: int, last: int, limit: int = GAP_FILL_LIMIT) -> list[Action]:
+        """Matching rows of a bulk operation, announced as one id range."""
+        rows = self.query.apply(Action.objects.filter(id__gte=first, id__lte=last)).order_by("id")
+        return list(rows[:limit])
+
+
+def _without(params: QueryDict, *names: str) -> QueryDict:
+    params = params.copy()
+    for name in names:
+        params.pop(name, None)
+    return params
+
 
 def subscribe(user: Any, query_string: str) -> Subscription:
     """Check the viewer and filters of a socket, as the table page would."""
@@ -59,7 +71,7 @@ def subscribe(user: Any, query_string: str) -> Subscription:
     if after < 0:
         raise BadSubscription("after must be an action id")
     filters = params.copy()
-    for name in ("table", "after", "mode", "sort", "page"):
+    for name in ("table", "after", "mode", "page"):
         filters.pop(name, None)
     filterset = ActionFilterSet(filters, Action.objects.all(), kind=kind, viewer=user)
     if not filterset.is_valid():
@@ -71,7 +83,7 @@ def subscribe(user: Any, query_string: str) -> Subscription:
         query=filterset.query(),
         after=after,
         count_only=params.get("mode") == "count",
-        newest_url=f"/{kind.name}/?{filters.urlencode()}",
+        newest_url=f"/{kind.name}/?{_without(filters, 'sort').urlencode()}",
     )
 
 

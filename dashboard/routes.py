@@ -3,19 +3,44 @@
 ``publishing`` knows nothing of ``streams`` and the reverse; this module is
 the only place where the two meet. Each route is one cheap ``record()``
 call: every value it reads is already loaded on the instance, so a route
-costs one INSERT and no SELECT.
+costs one INSERT and no SELECT. Routes never depend on one another.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_save
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from dashboard import verbs
 from publishing.models import Comment, Story, StoryRead
 from publishing.signals import story_published
-from streams import record, registry
+from streams import (
+    bulk_created,
+    bulk_updated,
+    changes,
+    queryset_updated,
+    record,
+    record_many,
+    registry,
+    track,
+    unsaved_changes,
+)
+
+User = get_user_model()
+
+# Field diffs for the models that ask for them; a password never in clear.
+track(Story, fields=("title", "body"), bulk=True)
+track(
+    User,
+    fields=("username", "email", "first_name", "last_name", "is_staff", "is_active", "password"),
+    masked=("password",),
+)
+# Bulk creation of reads (seed_demo, imports) becomes one bulk INSERT of actions.
+track(StoryRead, bulk=True)
 
 
 @registry.register(story_published, sender=Story, name="story-published")
@@ -36,6 +61,23 @@ def story_read_route(*, instance: StoryRead, created: bool, **kwargs: Any) -> No
     )
 
 
+@registry.register(bulk_created, sender=StoryRead, name="story-reads-bulk")
+def story_reads_bulk_route(*, objs: list[StoryRead], **kwargs: Any) -> None:
+    # Two SELECTs for the whole batch, whatever its size.
+    stories = Story.objects.in_bulk({read.story_id for read in objs})
+    readers = User.objects.in_bulk({read.reader_id for read in objs})
+    record_many(
+        {
+            "actor": readers[read.reader_id],
+            "verb": verbs.READ,
+            "object": stories[read.story_id],
+            "owner": stories[read.story_id].author_id,
+            "timestamp": read.read_at,
+        }
+        for read in objs
+    )
+
+
 @registry.register(post_save, sender=Comment, name="comment-created")
 def comment_created_route(*, instance: Comment, created: bool, **kwargs: Any) -> None:
     if not created:
@@ -48,3 +90,77 @@ def comment_created_route(*, instance: Comment, created: bool, **kwargs: Any) ->
         owner=instance.story.author_id,
         timestamp=instance.created_at,
     )
+
+
+@registry.register(post_delete, sender=Comment, name="comment-deleted")
+def comment_deleted_route(*, instance: Comment, **kwargs: Any) -> None:
+    record(verb=verbs.DELETED, object=instance, public=False)
+
+
+@registry.register(post_save, sender=Story, name="story-updated", when_changed=("title", "body"))
+def story_updated_route(*, instance: Story, **kwargs: Any) -> None:
+    record(verb=verbs.UPDATED, object=instance, changes=changes(instance), public=False)
+
+
+@registry.register(bulk_updated, sender=Story, name="stories-bulk-updated")
+def stories_bulk_updated_route(*, objs: list[Story], fields: list[str], **kwargs: Any) -> None:
+    record_many(
+        {"verb": verbs.UPDATED, "object": story, "changes": diff, "public": False}
+        for story in objs
+        if (diff := unsaved_changes(story, fields))
+    )
+
+
+@registry.register(queryset_updated, sender=Story, name="stories-updated")
+def stories_queryset_updated_route(*, pks: list[int], values: dict[str, Any], **kwargs: Any) -> None:
+    # update() never loads the rows: the new values are known, the old ones not.
+    stories = Story.objects.only("id", "title").in_bulk(pks)
+    record_many(
+        {
+            "verb": verbs.UPDATED,
+            "object": story,
+            "changes": {name: {"set": value} for name, value in values.items()},
+            "public": False,
+        }
+        for story in stories.values()
+    )
+
+
+@registry.register(
+    post_save,
+    sender=User,
+    name="user-updated",
+    when_changed=("username", "email", "first_name", "last_name", "is_staff", "is_active", "password"),
+)
+def user_updated_route(*, instance: Any, **kwargs: Any) -> None:
+    record(verb=verbs.UPDATED, object=instance, changes=changes(instance), public=False)
+
+
+@registry.register(m2m_changed, sender=User.groups.through, name="user-groups-changed")
+def user_groups_changed_route(
+    *, instance: Any, action: str, pk_set: set[int] | None, reverse: bool, **kwargs: Any
+) -> None:
+    if reverse or action not in {"post_add", "post_remove"} or not pk_set:
+        return
+    names = sorted(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))
+    key = "added" if action == "post_add" else "removed"
+    record(verb=verbs.UPDATED, object=instance, changes={"groups": {key: names}}, public=False)
+
+
+@registry.register(user_logged_in, name="user-logged-in")
+def user_logged_in_route(*, user: Any, **kwargs: Any) -> None:
+    record(actor=user, verb=verbs.LOGGED_IN, public=False)
+
+
+@registry.register(user_logged_out, name="user-logged-out")
+def user_logged_out_route(*, user: Any = None, **kwargs: Any) -> None:
+    if user is not None:
+        record(actor=user, verb=verbs.LOGGED_OUT, public=False)
+
+
+@registry.register(user_login_failed, name="user-login-failed")
+def user_login_failed_route(*, credentials: dict[str, Any], **kwargs: Any) -> None:
+    # Django has already masked the password in ``credentials``; only the
+    # attempted name is kept, nothing else the client sent.
+    attempted = str(credentials.get("username") or "")[:150] or "(no username)"
+    record(actor=attempted, verb=verbs.FAILED_LOGIN, public=False)

@@ -7,12 +7,7 @@ from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 
-
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
+from streams.asgi import header
 
 
 class SameOriginValidator:
@@ -29,7 +24,7 @@ class SameOriginValidator:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket":
-            origin, host = _header(scope, b"origin"), _header(scope, b"host")
+            origin, host = header(scope, b"origin"), header(scope, b"host")
             if not origin or not host or urlsplit(origin).netloc.lower() != host.lower():
                 return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

@@ -16,6 +16,8 @@ from streams.models import Action
 from streams.query import ActionQuery
 
 STAFF_ONLY_COLUMNS = ("ip", "user_agent")
+SORTABLE = ("timestamp", "actor_name", "verb", "object_repr", "target_repr")
+ALL_FILTERS = ("actor", "verb", "object_type", "target_type", "since", "until", "q", "sort")
 
 
 class ActionTable(tables.Table):
@@ -55,6 +57,8 @@ class TableKind:
     audience: Callable[[Any], bool] = lambda user: True
     # Usernames staff may pick through ``owner_param``.
     owners: Callable[[], list[str]] = lambda: []
+    # The filters the table offers (the owner picker comes on top, for staff).
+    filters: tuple[str, ...] = ALL_FILTERS
 
     def allowed(self, user: Any) -> bool:
         if not user.is_authenticated:
@@ -109,6 +113,7 @@ READS = TableKind(
     owner_label="Author",
     audience=is_author,
     owners=_authors,
+    filters=("actor", "since", "until", "q", "sort"),
 )
 
 KINDS: dict[str, TableKind] = {kind.name: kind for kind in (FEED, READS)}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
+from django.core.paginator import EmptyPage
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
@@ -71,15 +73,27 @@ class ActionTableView(ActionTableMixin, View):
     template_name = "dashboard/table_page.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        table = self.build_table(self.get_filtered_rows())
-        RequestConfig(request, paginate={"paginator_class": LazyPaginator, "per_page": PER_PAGE}).configure(
-            table
-        )
+        rows = self.get_filtered_rows()
+        table = self.build_table(rows)
+        RequestConfig(request, paginate=False).configure(table)
+        self.paginate(table, rows)
         template = self.template_name
         if request.htmx and not request.htmx.boosted:
             template += "#results"
         status = 200 if self.filterset.is_valid() else 400
         return render(request, template, self.get_context_data(table=table), status=status)
+
+    def paginate(self, table: ActionTable, rows: Any) -> None:
+        """Page without counting; only a page past the end costs a count, to find the last."""
+        try:
+            number = max(1, int(self.request.GET.get(PAGE_PARAM, 1)))
+        except ValueError:
+            number = 1
+        try:
+            table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=number)
+        except EmptyPage:
+            last = max(1, math.ceil(rows.count() / PER_PAGE))
+            table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=last)
 
     def get_context_data(self, *, table: ActionTable) -> dict[str, Any]:
         params = self.request.GET.copy()

@@ -16,9 +16,17 @@ __all__ = [
     "AlreadyRegistered",
     "NotRegistered",
     "acting_as",
+    "bulk_created",
+    "bulk_updated",
+    "changes",
+    "current",
     "disable_recording",
+    "queryset_updated",
     "record",
+    "record_many",
     "registry",
+    "track",
+    "unsaved_changes",
 ]
 
 _LAZY = {
@@ -26,9 +34,17 @@ _LAZY = {
     "NotRegistered": "streams.registration",
     "registry": "streams.registration",
     "acting_as": "streams.context",
+    "current": "streams.context",
     "disable_recording": "streams.context",
+    "bulk_created": "streams.tracking",
+    "bulk_updated": "streams.tracking",
+    "changes": "streams.tracking",
+    "queryset_updated": "streams.tracking",
+    "track": "streams.tracking",
+    "unsaved_changes": "streams.tracking",
     # Imports the models, so it can only be loaded once apps are ready.
     "record": "streams.recording",
+    "record_many": "streams.recording",
 }
 
 

@@ -29,3 +29,13 @@ def announce(message: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(conf.get("BROADCAST_GROUP"), message)
     except Exception:
         logger.exception("could not announce action %s to the channel layer", message.get("id"))
+
+
+def announce_many(actions: list[Any]) -> None:
+    """Announce a bulk operation's actions: each one, or past the limit one range message."""
+    ids = [action.pk for action in actions if action.pk is not None]
+    if len(ids) <= conf.get("BULK_ANNOUNCE_LIMIT"):
+        for action in actions:
+            announce(action.broadcast_message())
+        return
+    announce({"type": "actions.bulk", "first": min(ids), "last": max(ids), "count": len(ids)})

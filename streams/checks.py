@@ -31,3 +31,37 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.models)
+def check_routes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from streams.registration import registry
+    from streams.tracking import tracked_models, tracking_for
+
+    messages: list[checks.CheckMessage] = []
+    for tracking in tracked_models():
+        for name in tracking.missing_fields():
+            messages.append(
+                checks.Error(
+                    f"streams.track({tracking.model._meta.label}) names {name!r}, which the model lacks.",
+                    hint=f"Fields of {tracking.model._meta.label}: "
+                    + ", ".join(f.name for f in tracking.model._meta.concrete_fields),
+                    obj=tracking.model,
+                    id="streams.E003",
+                )
+            )
+    for route in registry.routes():
+        if not route.when_changed:
+            continue
+        tracking = tracking_for(route.sender) if route.sender is not None else None
+        untracked = [name for name in route.when_changed if tracking is None or name not in tracking.fields]
+        if untracked:
+            messages.append(
+                checks.Error(
+                    f"Route {route.name!r} runs when_changed={untracked!r}, which are not tracked.",
+                    hint="Call streams.track(<model>, fields=[...]) with these fields in the hub, "
+                    "and register the route with sender=<model>.",
+                    id="streams.E004",
+                )
+            )
+    return messages

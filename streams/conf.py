@@ -21,6 +21,12 @@ DEFAULTS: dict[str, Any] = {
     "CLI_ACTOR": "CLI",
     # Route names switched off without touching code.
     "DISABLED_ROUTES": (),
+    # How often each process adds its route health to the database
+    # (``streams_stats``); None keeps it in memory only.
+    "STATS_FLUSH_SECONDS": 5,
+    # A bulk operation announces its actions one by one up to this many;
+    # past it, one message tells open tables to fetch the range.
+    "BULK_ANNOUNCE_LIMIT": 100,
 }
 
 

@@ -138,3 +138,44 @@ def _valid_ip(value: str | None) -> str | None:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
+
+
+_disabled: ContextVar[frozenset[str]] = ContextVar("streams_disabled_routes", default=frozenset())
+
+
+def disabled_routes() -> frozenset[str]:
+    return _disabled.get()
+
+
+@contextmanager
+def routes_disabled(*names: str) -> Iterator[None]:
+    token = _disabled.set(_disabled.get() | set(names))
+    try:
+        yield
+    finally:
+        _disabled.reset(token)
+
+
+def pack() -> dict[str, Any]:
+    """The current context as JSON, for work that runs later in a task."""
+    ctx = current()
+    actor = ctx.actor
+    return {
+        "user": actor.pk if actor is not None else None,
+        "ip": ctx.ip,
+        "ua": ctx.user_agent,
+        "cli": ctx.cli,
+    }
+
+
+@contextmanager
+def unpacked(data: dict[str, Any]) -> Iterator[ActingContext]:
+    from django.contrib.auth import get_user_model
+
+    user = None
+    if data.get("user") is not None:
+        user = get_user_model()._default_manager.filter(pk=data["user"]).first()
+    with _using(
+        ActingContext(user=user, ip=data.get("ip"), user_agent=data.get("ua", ""), cli=data.get("cli", True))
+    ) as ctx:
+        yield ctx

@@ -1,10 +1,44 @@
-"""Per-route health in this process: calls, errors and durations."""
+"""Per-route health: calls, errors and a duration histogram.
+
+Counted in memory on the hot path (no query), then added to one
+``RouteStat`` row per route every few seconds, after commit, so
+``manage.py streams_stats`` sees every process's figures.
+"""
 
 from __future__ import annotations
 
+import bisect
+import logging
 import threading
-from collections import deque
+import time
 from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from streams import conf
+
+logger = logging.getLogger("streams.health")
+
+# Upper bounds of the duration buckets, in milliseconds; the last is open.
+BUCKETS_MS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def bucket_of(duration_ms: float) -> int:
+    return bisect.bisect_left(BUCKETS_MS, duration_ms)
+
+
+def percentile(histogram: list[int], q: float) -> float | None:
+    """Upper bound (ms) of the bucket holding the q-th duration; inf past the last."""
+    total = sum(histogram)
+    if not total:
+        return None
+    rank = q * total
+    seen = 0
+    for index, count in enumerate(histogram):
+        seen += count
+        if seen >= rank and count:
+            return BUCKETS_MS[index] if index < len(BUCKETS_MS) else float("inf")
+    return float("inf")
 
 
 @dataclass
@@ -12,45 +46,91 @@ class RouteHealth:
     calls: int = 0
     errors: int = 0
     skipped: int = 0
-    durations_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2048))
+    histogram: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
+
+    def add(self, other: RouteHealth) -> None:
+        self.calls += other.calls
+        self.errors += other.errors
+        self.skipped += other.skipped
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
 
     def percentile(self, q: float) -> float | None:
-        if not self.durations_ms:
-            return None
-        ordered = sorted(self.durations_ms)
-        index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-        return ordered[index]
+        return percentile(self.histogram, q)
 
 
 class HealthBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._routes: dict[str, RouteHealth] = {}
+        self._totals: dict[str, RouteHealth] = {}
+        self._pending: dict[str, RouteHealth] = {}
+        self._last_flush = time.monotonic()
 
-    def _get(self, name: str) -> RouteHealth:
-        return self._routes.setdefault(name, RouteHealth())
+    def _both(self, name: str) -> tuple[RouteHealth, RouteHealth]:
+        return self._totals.setdefault(name, RouteHealth()), self._pending.setdefault(name, RouteHealth())
 
     def called(self, name: str, duration_ms: float, *, failed: bool) -> None:
         with self._lock:
-            health = self._get(name)
-            health.calls += 1
-            health.errors += int(failed)
-            health.durations_ms.append(duration_ms)
+            for health in self._both(name):
+                health.calls += 1
+                health.errors += int(failed)
+                health.histogram[bucket_of(duration_ms)] += 1
+        self._maybe_flush()
 
     def skipped(self, name: str) -> None:
         with self._lock:
-            self._get(name).skipped += 1
+            for health in self._both(name):
+                health.skipped += 1
 
     def snapshot(self) -> dict[str, RouteHealth]:
+        """This process's figures since it started (or since ``reset()``)."""
         with self._lock:
             return {
-                name: RouteHealth(h.calls, h.errors, h.skipped, deque(h.durations_ms))
-                for name, h in self._routes.items()
+                name: RouteHealth(h.calls, h.errors, h.skipped, list(h.histogram))
+                for name, h in self._totals.items()
             }
 
     def reset(self) -> None:
         with self._lock:
-            self._routes.clear()
+            self._totals.clear()
+            self._pending.clear()
+
+    def _maybe_flush(self) -> None:
+        every = conf.get("STATS_FLUSH_SECONDS")
+        if every is None or time.monotonic() - self._last_flush < every:
+            return
+        self._last_flush = time.monotonic()
+        # After commit: never a query inside the business transaction.
+        transaction.on_commit(self.flush, robust=True)
+
+    def flush(self) -> None:
+        """Add the pending figures to the database rows (one UPSERT-like write per route)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        if not pending:
+            return
+        from streams.models import RouteStat
+
+        try:
+            with transaction.atomic():
+                for name, health in pending.items():
+                    stat, _ = RouteStat.objects.select_for_update().get_or_create(name=name)
+                    merged = RouteHealth(
+                        stat.calls, stat.errors, stat.skipped, stat.histogram or [0] * (len(BUCKETS_MS) + 1)
+                    )
+                    merged.add(health)
+                    stat.calls, stat.errors, stat.skipped, stat.histogram = (
+                        merged.calls,
+                        merged.errors,
+                        merged.skipped,
+                        merged.histogram,
+                    )
+                    stat.save()
+        except Exception:
+            logger.exception("could not save route health; figures kept for the next flush")
+            with self._lock:
+                for name, health in pending.items():
+                    self._pending.setdefault(name, RouteHealth()).add(health)
 
 
 health = HealthBoard()

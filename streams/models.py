@@ -95,3 +95,21 @@ class Action(models.Model):
             "owner": self.owner_id,
             "public": self.public,
         }
+
+
+class RouteStat(models.Model):
+    """Health of one route, summed over every process that ran it."""
+
+    name = models.CharField(max_length=200, unique=True)
+    calls = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    skipped = models.BigIntegerField(default=0)
+    # Counts per duration bucket (streams.health.BUCKETS_MS).
+    histogram = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -9,9 +10,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from streams.broadcast import announce
+from streams.broadcast import announce, announce_many
 from streams.context import actor_name, current
 from streams.models import Action
+from streams.tracking import jsonable
 
 
 class _FromContext:
@@ -32,7 +34,7 @@ def _describe(
     return content_type, str(instance.pk), str(instance)[:255]
 
 
-def record(
+def _build(
     *,
     verb: str,
     actor: Any = FROM_CONTEXT,
@@ -42,17 +44,8 @@ def record(
     public: bool = True,
     changes: dict[str, Any] | None = None,
     timestamp: Any = None,
-) -> Action | None:
-    """Write one action in the current transaction and announce it after commit.
-
-    ``actor`` is a user, a plain name (a failed login's attempted username),
-    or left out to take the user of the current request (``CLI`` outside a
-    request). ``owner`` is a user or a user's primary key. Costs one INSERT;
-    returns ``None`` when recording is disabled.
-    """
+) -> Action:
     ctx = current()
-    if not ctx.recording:
-        return None
     if actor is FROM_CONTEXT:
         actor = ctx.actor
     if isinstance(actor, str):
@@ -75,13 +68,46 @@ def record(
         public=public,
         ip=ctx.ip,
         user_agent=ctx.user_agent,
-        changes=changes,
+        changes=jsonable(changes) if changes is not None else None,
     )
     if isinstance(owner, models.Model):
         action.owner = owner
     else:
         action.owner_id = owner
+    return action
+
+
+def record(**fields: Any) -> Action | None:
+    """Write one action in the current transaction and announce it after commit.
+
+    Fields: ``verb``; ``actor``, a user, a plain name (a failed login's
+    attempted username) or left out to take the user of the current request
+    (``CLI`` outside a request); ``object`` and ``target``, model instances;
+    ``owner``, whom the action is for (a user or a user's primary key);
+    ``public``; ``changes``, a JSON-able diff; ``timestamp``. Costs one
+    INSERT; returns ``None`` when recording is disabled.
+    """
+    if not current().recording:
+        return None
+    action = _build(**fields)
     using = router.db_for_write(Action)
     action.save(using=using, force_insert=True)
     transaction.on_commit(partial(announce, action.broadcast_message()), using=using, robust=True)
     return action
+
+
+def record_many(entries: Iterable[dict[str, Any]]) -> list[Action]:
+    """Write many actions with one bulk INSERT (per batch) and announce them after commit.
+
+    Each entry holds the fields ``record()`` takes. For routes of bulk
+    operations (``streams.tracking.bulk_created`` and friends).
+    """
+    if not current().recording:
+        return []
+    actions = [_build(**entry) for entry in entries]
+    if not actions:
+        return []
+    using = router.db_for_write(Action)
+    Action.objects.using(using).bulk_create(actions, batch_size=2000)
+    transaction.on_commit(partial(announce_many, actions), using=using, robust=True)
+    return actions

@@ -11,8 +11,13 @@ the traps of Django signals:
 - a route that raises is logged with its name and counted, inside a
   savepoint when a transaction is open, so the business write and the
   other routes go on;
-- routes listed in ``STREAMS["DISABLED_ROUTES"]`` or run inside
-  ``disable_recording()`` do nothing.
+- ``when_changed=("field", ...)`` runs a post_save route only when one of
+  those fields changed (the model must be tracked: ``streams.track``);
+- ``background=True`` runs the route as a Django task after commit, off the
+  request path (``manage.py db_worker`` executes it);
+- routes listed in ``STREAMS["DISABLED_ROUTES"]``, switched off with
+  ``streams.testing.disable_routes()`` or run inside ``disable_recording()``
+  do nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.dispatch import Signal
 
 from streams import conf
-from streams.context import current, running_route
+from streams.context import current, disabled_routes, running_route
 from streams.health import health
+from streams.tracking import changed
 
 logger = logging.getLogger("streams.routes")
 
@@ -49,21 +56,48 @@ class Route:
     signal: Signal
     sender: Any
     handler: Handler
+    when_changed: tuple[str, ...] = ()
+    background: bool = False
 
     @property
     def dispatch_uid(self) -> str:
         return f"streams.route:{self.name}"
 
+    def skipped(self, kwargs: dict[str, Any]) -> bool:
+        if kwargs.get("raw", False):
+            return True
+        if self.when_changed and not (
+            "instance" in kwargs
+            and not kwargs.get("created")
+            and changed(kwargs["instance"], self.when_changed)
+        ):
+            return True
+        ctx = current()
+        return (
+            not ctx.recording
+            or self.name in ctx.running_routes
+            or self.name in conf.get("DISABLED_ROUTES")
+            or self.name in disabled_routes()
+        )
+
     def __call__(self, sender: Any, **kwargs: Any) -> None:
         """The receiver connected to the signal."""
-        if kwargs.get("raw", False):
+        if self.skipped(kwargs):
+            if not kwargs.get("raw", False):
+                health.skipped(self.name)
             return
-        ctx = current()
-        if not ctx.recording or self.name in ctx.running_routes or self.name in conf.get("DISABLED_ROUTES"):
-            health.skipped(self.name)
+        if self.background:
+            from streams.background import enqueue
+
+            transaction.on_commit(partial(enqueue, self, sender, kwargs), robust=True)
             return
+        self.run(sender, kwargs)
+
+    def run(self, sender: Any, kwargs: dict[str, Any]) -> bool:
+        """Run the handler, isolated; return whether it succeeded."""
         started = time.perf_counter()
         failed = False
+        kwargs = {key: value for key, value in kwargs.items() if key != "signal"}
         try:
             with running_route(self.name):
                 if connections[DEFAULT_DB_ALIAS].in_atomic_block:
@@ -77,6 +111,7 @@ class Route:
             logger.exception("streams route %r failed; the business write goes on", self.name)
         finally:
             health.called(self.name, (time.perf_counter() - started) * 1000, failed=failed)
+        return not failed
 
 
 class RouteRegistry:
@@ -85,7 +120,13 @@ class RouteRegistry:
         self._connected = False
 
     def register(
-        self, signal: Signal, *, sender: Any = None, name: str | None = None
+        self,
+        signal: Signal,
+        *,
+        sender: Any = None,
+        name: str | None = None,
+        when_changed: tuple[str, ...] | list[str] = (),
+        background: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a route; use as ``@registry.register(post_save, sender=Story)``."""
 
@@ -93,7 +134,14 @@ class RouteRegistry:
             route_name = name or f"{handler.__module__}.{handler.__qualname__}"
             if route_name in self._routes:
                 raise AlreadyRegistered(f"A route named {route_name!r} is already registered.")
-            route = Route(name=route_name, signal=signal, sender=sender, handler=handler)
+            route = Route(
+                name=route_name,
+                signal=signal,
+                sender=sender,
+                handler=handler,
+                when_changed=tuple(when_changed),
+                background=background,
+            )
             self._routes[route_name] = route
             if self._connected:
                 self._connect(route)
@@ -110,6 +158,12 @@ class RouteRegistry:
 
     def contains(self, name: str) -> bool:
         return name in self._routes
+
+    def get(self, name: str) -> Route:
+        try:
+            return self._routes[name]
+        except KeyError:
+            raise NotRegistered(f"No route named {name!r}.") from None
 
     def routes(self) -> list[Route]:
         return list(self._routes.values())

@@ -46,6 +46,7 @@
   document.addEventListener("htmx:wsOpen", function (e) {
     e.target.dataset.opened = "1";
     setState(e.target, "live");
+    showPaused(tableName(e.target));
   });
   document.addEventListener("htmx:wsClose", function (e) {
     var code = e.detail.event.code;
@@ -60,13 +61,67 @@
     }
   });
 
-  // A row already on screen is never added twice (a reconnect may resend it).
+  // Rows held back while the table is paused, oldest first, per table.
+  var held = {};
+
+  function pauseButton(table) {
+    return document.querySelector(".pause[data-table='" + table + "']");
+  }
+
+  function showPaused(table) {
+    var button = pauseButton(table);
+    if (!button) return;
+    var count = (held[table] || []).length;
+    var paused = button.getAttribute("aria-pressed") === "true";
+    button.textContent = paused ? (count ? "Resume (" + count + " new)" : "Resume") : "Pause";
+    var liveEl = document.getElementById(table + "-live");
+    if (liveEl) {
+      var status = liveEl.querySelector(".live-status");
+      if (paused && status.dataset.state === "live") setState(liveEl, "live", "Paused — new rows wait");
+      if (!paused && status.dataset.state === "live") setState(liveEl, "live");
+    }
+  }
+
+  function resume(table) {
+    var tbody = document.getElementById(table + "-rows");
+    (held[table] || []).forEach(function (tr) {
+      if (!document.getElementById(tr.id)) tbody.insertBefore(tr, tbody.firstChild);
+    });
+    held[table] = [];
+  }
+
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest(".pause[data-table]");
+    if (!button) return;
+    var table = button.dataset.table;
+    var paused = button.getAttribute("aria-pressed") === "true";
+    button.setAttribute("aria-pressed", paused ? "false" : "true");
+    if (paused) resume(table);
+    showPaused(table);
+  });
+
+  // New filters, new rows: what was held for the old ones is dropped.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var id = e.detail.target && e.detail.target.id;
+    if (id && /-results$/.test(id)) held[id.replace(/-results$/, "")] = [];
+  });
+
   document.addEventListener("htmx:oobBeforeSwap", function (e) {
     var fragment = e.detail.fragment;
     if (!fragment || !fragment.querySelectorAll) return;
+    // A row already on screen is never added twice (a reconnect may resend it).
     fragment.querySelectorAll("tr[id^='action-']").forEach(function (tr) {
       if (document.getElementById(tr.id)) tr.remove();
     });
+    var target = e.detail.target;
+    var table = target && target.id && target.id.replace(/-rows$/, "");
+    var button = table && target.id !== table && pauseButton(table);
+    if (button && button.getAttribute("aria-pressed") === "true") {
+      e.detail.shouldSwap = false;
+      held[table] = held[table] || [];
+      fragment.querySelectorAll("tr[id^='action-']").forEach(function (tr) { held[table].push(tr); });
+      showPaused(table);
+    }
   });
   document.addEventListener("htmx:oobAfterSwap", function (e) {
     var bar = e.detail.target;

@@ -71,8 +71,9 @@ def test_neutralise(value: Any, expected: str) -> None:
 def test_csv_ip_columns_only_for_staff(
     history: dict[str, Any], admin: Any, alice: Any, client_for: Any
 ) -> None:
-    staff = read_csv(client_for(admin).get("/feed/export.csv"))
-    author = read_csv(client_for(alice).get("/feed/export.csv"))
+    staff_client, author_client = client_for(admin), client_for(alice)  # logging in is recorded too
+    staff = read_csv(staff_client.get("/feed/export.csv"))
+    author = read_csv(author_client.get("/feed/export.csv"))
 
     assert staff[0] == ["timestamp", "actor", "verb", "object", "target", "ip", "user_agent"]
     assert author[0] == ["timestamp", "actor", "verb", "object", "target"]

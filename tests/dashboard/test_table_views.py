@@ -101,7 +101,14 @@ def test_htmx_request_gets_only_the_results_partial(
 
 @pytest.mark.parametrize(
     "params",
-    [{"since": "yesterday"}, {"verb": "exploded"}, {"since": "2026-05-02", "until": "2026-05-01"}],
+    [
+        {"since": "yesterday"},
+        {"verb": "exploded"},
+        {"since": "2026-05-02", "until": "2026-05-01"},
+        {"sort": "password"},
+        {"actor": "nobody-at-all"},
+        {"object_type": "auth.user"},
+    ],
 )
 def test_bad_filters_show_the_form_error_not_a_500(rae: Any, client_for: Any, params: dict[str, str]) -> None:
     response = client_for(rae).get("/feed/", params)
@@ -163,3 +170,29 @@ def test_feed_queries_do_not_grow_with_rows(
     with django_assert_max_num_queries(len(one_row.captured_queries)):
         response = client.get("/feed/")
     assert len(row_ids(response.content.decode())) == 25
+
+
+def test_page_past_the_end_shows_the_last_page(alice: Any, rae: Any, client_for: Any) -> None:
+    from tests import factories
+
+    story = factories.story(alice)
+    for _ in range(30):
+        services.story_read(story=story, reader=rae)
+    client = client_for(alice)
+
+    last = client.get("/reads/", {"page": 2}).content.decode()
+    past = client.get("/reads/", {"page": 99})
+    assert past.status_code == 200
+    assert row_ids(past.content.decode()) == row_ids(last) and len(row_ids(last)) == 5
+    assert "Page 2" in past.content.decode()
+    assert len(row_ids(client.get("/reads/", {"page": "abc"}).content.decode())) == 25
+
+
+def test_sort_by_a_column_orders_rows_and_keeps_it_in_the_form(
+    history: dict[str, Any], rae: Any, client_for: Any
+) -> None:
+    html = client_for(rae).get("/feed/", {"sort": "actor_name"}).content.decode()
+    expected = Action.objects.filter(public=True).order_by("actor_name", "-timestamp")
+    assert [Action.objects.get(pk=pk).actor_name for pk in row_ids(html)] == [a.actor_name for a in expected]
+    assert 'name="sort" value="actor_name" form="feed-filters"' in html
+    assert 'data-mode="count"' in html  # another order: new rows are counted, not prepended

@@ -1,0 +1,72 @@
+"""Logins, logouts and failed logins: audited with IP, never with a password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streams.models import Action
+from streams.testing import capture_actions
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_and_logout_are_audited_with_ip(rae: Any) -> None:
+    client = Client(REMOTE_ADDR="198.51.100.9", HTTP_USER_AGENT="Firefox/140")
+    with capture_actions() as captured:
+        client.post("/accounts/login/", {"username": "rae", "password": PASSWORD})
+        client.post("/accounts/logout/")
+
+    audit = [a for a in captured if a.verb in {"logged in", "logged out"}]
+    assert [(a.actor_id, a.verb, a.ip, a.user_agent, a.public) for a in audit] == [
+        (rae.pk, "logged in", "198.51.100.9", "Firefox/140", False),
+        (rae.pk, "logged out", "198.51.100.9", "Firefox/140", False),
+    ]
+
+
+def test_failed_login_records_the_attempted_name_and_ip(rae: Any) -> None:
+    client = Client(REMOTE_ADDR="203.0.113.77")
+    with capture_actions() as captured:
+        response = client.post("/accounts/login/", {"username": "rae", "password": "guess"})
+
+    assert response.status_code == 200  # the form again, with its error
+    failed = [a for a in captured if a.verb == "failed login"]
+    assert [(a.actor_name, a.actor_id, a.ip, a.public) for a in failed] == [
+        ("rae", None, "203.0.113.77", False)
+    ]
+
+
+def test_failed_login_for_an_unknown_name(db: Any) -> None:
+    with capture_actions() as captured:
+        Client().post("/accounts/login/", {"username": "mallory", "password": "x"})
+    assert [(a.actor_name, a.verb) for a in captured] == [("mallory", "failed login")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(password=st.text(min_size=6, max_size=40).filter(lambda p: p.strip() and "\x00" not in p))
+def test_a_password_never_reaches_an_action(rae: Any, password: str) -> None:
+    client = Client()
+    client.post("/accounts/login/", {"username": "rae", "password": password})  # fails
+    client.post("/accounts/login/", {"username": password, "password": password})  # password as name too
+    user = type(rae).objects.get(pk=rae.pk)
+    user.set_password(password)
+    user.save()
+    client.post("/accounts/login/", {"username": "rae", "password": password})  # succeeds
+
+    for action in Action.objects.exclude(actor_name=password):
+        stored = " ".join(
+            str(value)
+            for value in (
+                action.actor_name,
+                action.object_repr,
+                action.target_repr,
+                action.user_agent,
+                action.changes,
+            )
+        )
+        assert password not in stored
