@@ -11,13 +11,31 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 
 from dashboard import verbs
-from publishing.roles import is_author
+from publishing.roles import REVIEWERS, is_author
 from streams.models import Action
 from streams.query import ActionQuery
 
-STAFF_ONLY_COLUMNS = ("ip", "user_agent")
+STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent")
 SORTABLE = ("timestamp", "actor_name", "verb", "object_repr", "target_repr")
 ALL_FILTERS = ("actor", "verb", "object_type", "target_type", "since", "until", "q", "sort")
+
+
+def describe_changes(changes: Any) -> str:
+    """A diff as one line: ``state: active → locked; groups: +reviewers``."""
+    if not isinstance(changes, dict):
+        return "" if changes is None else str(changes)
+    parts = []
+    for name, change in changes.items():
+        if isinstance(change, list) and len(change) == 2:
+            parts.append(f"{name}: {change[0]} → {change[1]}")
+        elif isinstance(change, dict) and ("added" in change or "removed" in change):
+            names = [f"+{n}" for n in change.get("added", [])] + [f"−{n}" for n in change.get("removed", [])]
+            parts.append(f"{name}: {' '.join(names)}")
+        elif isinstance(change, dict) and "set" in change:
+            parts.append(f"{name}: → {change['set']}")
+        else:
+            parts.append(f"{name}: {change}")
+    return "; ".join(parts)
 
 
 class ActionTable(tables.Table):
@@ -26,14 +44,27 @@ class ActionTable(tables.Table):
     verb = tables.Column(verbose_name="Did")
     object_repr = tables.Column(verbose_name="What", empty_values=())
     target_repr = tables.Column(verbose_name="On", empty_values=())
+    changes = tables.Column(verbose_name="Details", orderable=False, empty_values=(None, {}, ""))
     ip = tables.Column(verbose_name="IP", orderable=False)
     user_agent = tables.Column(verbose_name="User agent", orderable=False)
 
     class Meta:
         model = Action
-        fields = ("timestamp", "actor_name", "verb", "object_repr", "target_repr", "ip", "user_agent")
+        fields = (
+            "timestamp",
+            "actor_name",
+            "verb",
+            "object_repr",
+            "target_repr",
+            "changes",
+            "ip",
+            "user_agent",
+        )
         order_by = ("-timestamp",)
         row_attrs = {"id": lambda record: f"action-{record.pk}"}
+
+    def render_changes(self, value: Any) -> str:
+        return describe_changes(value)
 
     def render_object_repr(self, value: str) -> str:
         return value or "—"
@@ -116,4 +147,33 @@ READS = TableKind(
     filters=("actor", "since", "until", "q", "sort"),
 )
 
-KINDS: dict[str, TableKind] = {kind.name: kind for kind in (FEED, READS)}
+
+def _is_reviewer(user: Any) -> bool:
+    return bool(user.is_authenticated and user.groups.filter(name=REVIEWERS).exists())
+
+
+def _reviewers() -> list[str]:
+    return sorted(get_user_model().objects.filter(groups__name=REVIEWERS).values_list("username", flat=True))
+
+
+REPLIES = TableKind(
+    name="replies",
+    title="Replies to reviews",
+    description="Replies and thumbs-up on reviews, for their reviewer.",
+    verbs=(verbs.REPLIED, verbs.LIKED),
+    owner_param="reviewer",
+    owner_label="Reviewer",
+    audience=_is_reviewer,
+    owners=_reviewers,
+    filters=("actor", "verb", "since", "until", "q", "sort"),
+)
+AUDIT = TableKind(
+    name="audit",
+    title="Audit",
+    description="Member state changes, logins, logouts and failed logins, with IP and user agent.",
+    verbs=verbs.AUDIT_VERBS,
+    audience=lambda user: False,  # staff only
+    filters=("actor", "verb", "since", "until", "q", "sort"),
+)
+
+KINDS: dict[str, TableKind] = {kind.name: kind for kind in (FEED, READS, REPLIES, AUDIT)}

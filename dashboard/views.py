@@ -8,10 +8,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
-from django.core.paginator import EmptyPage
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import EmptyPage
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -23,7 +23,7 @@ from django_filters.views import FilterMixin
 from django_tables2 import LazyPaginator, RequestConfig
 
 from dashboard.filters import ActionFilterSet
-from dashboard.tables import KINDS, ActionTable, TableKind
+from dashboard.tables import KINDS, ActionTable, TableKind, describe_changes
 from streams.csvexport import csv_lines
 from streams.models import Action
 
@@ -150,8 +150,8 @@ class ActionExportView(ActionTableMixin, View):
         fields = ["timestamp", "actor_name", "verb", "object_repr", "target_repr"]
         header = ["timestamp", "actor", "verb", "object", "target"]
         if staff:
-            fields += ["ip", "user_agent"]
-            header += ["ip", "user_agent"]
+            fields += ["changes", "ip", "user_agent"]
+            header += ["changes", "ip", "user_agent"]
         values = ordered.values_list(*fields)
         filename = f"{self.kind.name}-{timezone.now():%Y%m%d-%H%M%S}.csv"
         if isinstance(request, ASGIRequest):
@@ -165,6 +165,8 @@ class ActionExportView(ActionTableMixin, View):
 
 def _format(row: tuple[Any, ...]) -> list[Any]:
     timestamp, *rest = row
+    if len(rest) > 4:  # staff: changes, ip, user agent
+        rest[4] = describe_changes(rest[4])
     return [timestamp.isoformat(), *rest]
 
 
