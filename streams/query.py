@@ -76,13 +76,21 @@ class ActionQuery:
             if self.until is not None and timestamp >= self.until:
                 return False
         if self.text:
-            needle = self.text.casefold()
+            needle = ascii_lower(self.text)
             haystack = (
                 message["actor"],
                 message["verb"],
                 message["object_repr"],
                 message["target_repr"],
             )
-            if not any(needle in value.casefold() for value in haystack):
+            if not any(needle in ascii_lower(value) for value in haystack):
                 return False
         return True
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case ASCII letters only, as ``icontains`` does on SQLite (and PostgreSQL in the C locale)."""
+    return text.translate(_ASCII_LOWER)

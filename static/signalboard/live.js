@@ -50,7 +50,12 @@
   });
   document.addEventListener("htmx:wsClose", function (e) {
     var code = e.detail.event.code;
-    if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) {
+    if (code === 1001 && document.body.contains(e.target)) {
+      // The server went away (a restart): the extension only retries on
+      // 1006/1011/1012/1013, so retry this one too, without gaps (see above).
+      setTimeout(function () { e.detail.socketWrapper.reconnect(); }, 500 + Math.random() * 1000);
+      setState(e.target, "reconnecting");
+    } else if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) {
       setState(e.target, "reconnecting");
     } else if (code === 4401) {
       setState(e.target, "closed", "Not live: log in again");

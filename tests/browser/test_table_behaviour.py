@@ -1,0 +1,97 @@
+"""How a live table behaves for a person: pause, reconnect, and no JavaScript at all."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import DEMO_PASSWORD
+from tests.servers import Server, manage
+
+READ_AS_RAE = (
+    "from publishing.models import Story; from publishing import services; "
+    "from django.contrib.auth import get_user_model as users; "
+    "services.story_read(story=Story.objects.filter(author__username='alice').first(), "
+    "reader=users().objects.get(username='rae'))"
+)
+
+
+def rows(page: Any, table: str) -> Any:
+    return page.locator(f"#{table}-rows > tr[id^='action-']")
+
+
+def test_pause_holds_new_rows_and_resume_adds_them(login: Any, site: Server) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/reads/")
+    expect(alice.locator("#reads-live .live-status")).to_have_attribute("data-state", "live")
+    before = rows(alice, "reads").first.get_attribute("id")
+
+    alice.click("button.pause")
+    expect(alice.locator("button.pause")).to_have_attribute("aria-pressed", "true")
+    rae = login("rae")
+    rae.goto(f"{site.url}/stories/")
+    rae.locator(".story-list li", has_text="by alice ").first.locator("h2 a").click()
+
+    expect(alice.locator("button.pause")).to_have_text("Resume (1 new)", timeout=5000)
+    assert rows(alice, "reads").first.get_attribute("id") == before  # nothing moved
+
+    alice.click("button.pause")
+    top = rows(alice, "reads").first
+    expect(top).not_to_have_attribute("id", before or "")
+    expect(top.locator("td.col-actor_name")).to_have_text("rae")
+    expect(alice.locator("button.pause")).to_have_text("Pause")
+
+
+def test_indicator_says_reconnecting_while_the_server_is_away_and_no_row_is_lost(
+    login: Any, site: Server
+) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/reads/")
+    status = alice.locator("#reads-live .live-status")
+    expect(status).to_have_attribute("data-state", "live")
+    before = rows(alice, "reads").first.get_attribute("id")
+
+    site.stop()
+    try:
+        expect(status).to_have_attribute("data-state", "reconnecting", timeout=10_000)
+        manage(site.env, "shell", "-c", READ_AS_RAE)  # committed while no server runs
+    finally:
+        site.start()
+
+    expect(status).to_have_attribute("data-state", "live", timeout=30_000)
+    top = rows(alice, "reads").first
+    expect(top).not_to_have_attribute("id", before or "", timeout=5000)
+    expect(top.locator("td.col-actor_name")).to_have_text("rae")
+    ids = [row.get_attribute("id") for row in rows(alice, "reads").all()]
+    assert len(ids) == len(set(ids))  # caught up once, never twice
+
+
+def test_without_javascript_the_table_filters_sorts_and_exports(browser: Browser, site: Server) -> None:
+    context = browser.new_context(java_script_enabled=False, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{site.url}/accounts/login/")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site.url}/feed/")
+
+    page.select_option("#feed-filters select[name=verb]", "commented")
+    page.click("#feed-filters button[type=submit]")
+    page.wait_for_url(re.compile(r"verb=commented"))
+    verbs = page.locator("#feed-rows > tr[id^='action-'] td.col-verb").all_inner_texts()
+    assert verbs and set(verbs) == {"commented"}
+
+    page.click("#feed-table th.col-actor_name a")
+    page.wait_for_url(re.compile(r"sort=actor_name"))
+    assert "verb=commented" in page.url
+    names = page.locator("#feed-rows > tr[id^='action-'] td.col-actor_name").all_inner_texts()
+    assert names == sorted(names)
+
+    with page.expect_download() as download:
+        page.click("#feed-results a.export")
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert len(lines) - 1 == len(verbs) and all(",commented," in line for line in lines[1:])
+    context.close()
