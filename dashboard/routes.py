@@ -16,12 +16,13 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from dashboard import verbs
-from publishing.models import Comment, Story, StoryRead
+from publishing.models import Bookmark, Comment, Member, Reply, Review, Story, StoryRead, ThumbsUp
 from publishing.signals import story_published
 from streams import (
     bulk_created,
     bulk_updated,
     changes,
+    current,
     queryset_updated,
     record,
     record_many,
@@ -41,6 +42,8 @@ track(
 )
 # Bulk creation of reads (seed_demo, imports) becomes one bulk INSERT of actions.
 track(StoryRead, bulk=True)
+# Every change of a member's state, through the FSM or forced in the admin.
+track(Member, fields=("state",))
 
 
 @registry.register(story_published, sender=Story, name="story-published")
@@ -92,9 +95,78 @@ def comment_created_route(*, instance: Comment, created: bool, **kwargs: Any) ->
     )
 
 
-@registry.register(post_delete, sender=Comment, name="comment-deleted")
-def comment_deleted_route(*, instance: Comment, **kwargs: Any) -> None:
+@registry.register(post_save, sender=Bookmark, name="bookmark-created")
+def bookmark_created_route(*, instance: Bookmark, created: bool, **kwargs: Any) -> None:
+    if created:
+        record(
+            actor=instance.user,
+            verb=verbs.BOOKMARKED,
+            object=instance.story,
+            owner=instance.story.author_id,
+            timestamp=instance.created_at,
+        )
+
+
+@registry.register(post_save, sender=Review, name="review-created")
+def review_created_route(*, instance: Review, created: bool, **kwargs: Any) -> None:
+    if created:
+        record(
+            actor=instance.reviewer,
+            verb=verbs.REVIEWED,
+            object=instance,
+            target=instance.story,
+            owner=instance.story.author_id,
+            timestamp=instance.created_at,
+        )
+
+
+@registry.register(post_save, sender=Reply, name="reply-created")
+def reply_created_route(*, instance: Reply, created: bool, **kwargs: Any) -> None:
+    if created:
+        record(
+            actor=instance.author,
+            verb=verbs.REPLIED,
+            object=instance,
+            target=instance.review,
+            owner=instance.review.reviewer_id,
+            timestamp=instance.created_at,
+        )
+
+
+@registry.register(post_save, sender=ThumbsUp, name="thumbs-up-created")
+def thumbs_up_created_route(*, instance: ThumbsUp, created: bool, **kwargs: Any) -> None:
+    if created:
+        record(
+            actor=instance.user,
+            verb=verbs.LIKED,
+            object=instance.review,
+            owner=instance.review.reviewer_id,
+            timestamp=instance.created_at,
+        )
+
+
+@registry.register(post_save, sender=Member, name="member-state-changed", when_changed=("state",))
+def member_state_changed_route(*, instance: Member, **kwargs: Any) -> None:
+    ctx = current()
+    # Staff in a request, the member on first login, CLI in a command; a change
+    # nobody logged in made (the lock after failed logins) is the system's.
+    actor = "system" if ctx.actor is None and not ctx.cli else ctx.actor
+    instance.user  # noqa: B018 - load the username for a readable audit row (a rare event)
+    record(
+        actor=actor,
+        verb=verbs.CHANGED_STATE,
+        object=instance,
+        changes={"state": changes(instance)["state"]},
+        public=False,
+    )
+
+
+def _deleted(*, instance: Any, **kwargs: Any) -> None:
     record(verb=verbs.DELETED, object=instance, public=False)
+
+
+for _model in (Comment, Review, Reply, Bookmark, ThumbsUp):
+    registry.register(post_delete, sender=_model, name=f"{_model._meta.model_name}-deleted")(_deleted)
 
 
 @registry.register(post_save, sender=Story, name="story-updated", when_changed=("title", "body"))

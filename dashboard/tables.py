@@ -80,6 +80,7 @@ class TableKind:
     name: str
     title: str
     description: str
+    label: str = ""  # in the navigation
     verbs: tuple[str, ...] | None = None  # None: every verb the viewer may see
     # Staff pick whose actions they look at through this query parameter.
     owner_param: str | None = None
@@ -132,11 +133,13 @@ def _authors() -> list[str]:
 
 FEED = TableKind(
     name="feed",
+    label="Feed",
     title="Who did what",
     description="Everything that happens on the site, newest first.",
 )
 READS = TableKind(
     name="reads",
+    label="Reads",
     title="Story reads",
     description="Every opening of a story page, for its author.",
     verbs=(verbs.READ,),
@@ -158,6 +161,7 @@ def _reviewers() -> list[str]:
 
 REPLIES = TableKind(
     name="replies",
+    label="Replies",
     title="Replies to reviews",
     description="Replies and thumbs-up on reviews, for their reviewer.",
     verbs=(verbs.REPLIED, verbs.LIKED),
@@ -169,6 +173,7 @@ REPLIES = TableKind(
 )
 AUDIT = TableKind(
     name="audit",
+    label="Audit",
     title="Audit",
     description="Member state changes, logins, logouts and failed logins, with IP and user agent.",
     verbs=verbs.AUDIT_VERBS,

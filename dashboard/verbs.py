@@ -26,4 +26,7 @@ ALL_VERBS = (*PUBLIC_VERBS, UPDATED, DELETED, *AUDIT_VERBS)
 OBJECT_TYPES = (
     ("publishing.story", "Story"),
     ("publishing.comment", "Comment"),
+    ("publishing.review", "Review"),
+    ("publishing.reply", "Reply"),
+    ("publishing.member", "Member"),
 )

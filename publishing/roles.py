@@ -12,3 +12,7 @@ CROWD = "crowd"
 
 def is_author(user: Any) -> bool:
     return bool(user.is_authenticated and user.has_perm("publishing.add_story"))
+
+
+def is_reviewer(user: Any) -> bool:
+    return bool(user.is_authenticated and user.groups.filter(name=REVIEWERS).exists())

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
+from django_fsm import can_proceed
 
-from publishing.models import Comment, Story, StoryRead
+from publishing.models import Bookmark, Comment, Member, Reply, Review, Story, StoryRead, ThumbsUp
 from publishing.signals import story_published
 
 
@@ -38,3 +41,127 @@ def story_read(*, story: Story, reader: Any, at: datetime | None = None) -> Stor
 
 def comment_create(*, story: Story, author: Any, body: str, at: datetime | None = None) -> Comment:
     return Comment.objects.create(story=story, author=author, body=body, created_at=at or timezone.now())
+
+
+# Bookmarks, reviews, replies, thumbs-up.
+
+
+@transaction.atomic
+def bookmark_toggle(*, story: Story, user: Any, at: datetime | None = None) -> bool:
+    """Bookmark ``story`` for ``user``, or remove the bookmark; True if now bookmarked."""
+    deleted, _ = Bookmark.objects.filter(story=story, user=user).delete()
+    if deleted:
+        return False
+    try:
+        with transaction.atomic():
+            Bookmark.objects.create(story=story, user=user, created_at=at or timezone.now())
+    except IntegrityError:
+        pass  # a concurrent toggle (double click) bookmarked it first
+    return True
+
+
+@transaction.atomic
+def review_create(
+    *, story: Story, reviewer: Any, rating: int, body: str, at: datetime | None = None
+) -> Review:
+    review = Review(story=story, reviewer=reviewer, rating=rating, body=body, created_at=at or timezone.now())
+    # Field validators only (rating 1..5, body length): no query.
+    review.full_clean(exclude=["story", "reviewer"], validate_unique=False, validate_constraints=False)
+    review.save()
+    return review
+
+
+@transaction.atomic
+def reply_create(*, review: Review, author: Any, body: str, at: datetime | None = None) -> Reply:
+    return Reply.objects.create(review=review, author=author, body=body, created_at=at or timezone.now())
+
+
+@transaction.atomic
+def thumbs_up_toggle(*, review: Review, user: Any, at: datetime | None = None) -> bool:
+    """Give ``review`` a thumbs-up from ``user``, or take it back; True if now given."""
+    deleted, _ = ThumbsUp.objects.filter(review=review, user=user).delete()
+    if deleted:
+        return False
+    try:
+        with transaction.atomic():
+            ThumbsUp.objects.create(review=review, user=user, created_at=at or timezone.now())
+    except IntegrityError:
+        pass  # a concurrent toggle gave it first
+    return True
+
+
+# Member states. Each service runs one FSM transition and saves the member,
+# so its pre_save/post_save (and django-fsm's pre/post_transition) fire.
+
+LOCK_AFTER_FAILED_LOGINS = 5
+
+
+def _member_transition(member: Member, name: str) -> Member:
+    method = getattr(member, name)
+    if not can_proceed(method):
+        raise ValidationError(
+            "Cannot %(transition)s %(member)s: it is %(state)s.",
+            code="transition_not_allowed",
+            params={"transition": name, "member": member, "state": member.state},
+        )
+    method()
+    member.save(update_fields=["state", "failed_logins"])
+    return member
+
+
+@transaction.atomic
+def member_activate(*, member: Member) -> Member:
+    return _member_transition(member, "activate")
+
+
+@transaction.atomic
+def member_lock(*, member: Member) -> Member:
+    return _member_transition(member, "lock")
+
+
+@transaction.atomic
+def member_unlock(*, member: Member) -> Member:
+    return _member_transition(member, "unlock")
+
+
+@transaction.atomic
+def member_deactivate(*, member: Member) -> Member:
+    return _member_transition(member, "deactivate")
+
+
+@transaction.atomic
+def member_reactivate(*, member: Member) -> Member:
+    return _member_transition(member, "reactivate")
+
+
+@transaction.atomic
+def login_failed(*, username: str) -> Member | None:
+    """Count a failed login; the ``LOCK_AFTER_FAILED_LOGINS``-th in a row locks an active member.
+
+    The row is locked while counting so concurrent failures all count.
+    """
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(user__username=username)
+        .first()
+    )
+    if member is None:
+        return None
+    Member.objects.filter(pk=member.pk).update(failed_logins=F("failed_logins") + 1)
+    member.refresh_from_db(fields=["failed_logins"])
+    if member.failed_logins >= LOCK_AFTER_FAILED_LOGINS and member.state == Member.State.ACTIVE:
+        _member_transition(member, "lock")
+    return member
+
+
+@transaction.atomic
+def login_succeeded(*, user: Any) -> Member:
+    """A login went through: the failure count starts again; an invited member becomes active."""
+    member, _ = Member.objects.select_for_update().get_or_create(user=user)
+    if member.state == Member.State.INVITED:
+        return _member_transition(member, "activate")
+    if member.failed_logins:
+        Member.objects.filter(pk=member.pk).update(failed_logins=0)
+        member.failed_logins = 0
+    return member

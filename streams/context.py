@@ -26,6 +26,9 @@ class ActingContext:
     """
 
     user: Any = None
+    # In a request, the user is read from it when needed, so a login or
+    # logout during the request is seen by what is recorded after it.
+    request: Any = None
     ip: str | None = None
     user_agent: str = ""
     # Set when there is no request: a management command, the shell, a task.
@@ -35,7 +38,7 @@ class ActingContext:
 
     @property
     def actor(self) -> Any:
-        user = self.user
+        user = getattr(self.request, "user", None) if self.request is not None else self.user
         if user is None or not getattr(user, "is_authenticated", False):
             return None
         return user
@@ -57,9 +60,9 @@ def _using(ctx: ActingContext) -> Iterator[ActingContext]:
         _current.reset(token)
 
 
-def request_context(*, user: Any, ip: str | None, user_agent: str) -> Any:
-    """Context manager used by the middleware for one request."""
-    return _using(ActingContext(user=user, ip=ip, user_agent=user_agent[:255], cli=False))
+def request_context(*, ip: str | None, user_agent: str, user: Any = None, request: Any = None) -> Any:
+    """Context manager used by the middlewares for one request or connection."""
+    return _using(ActingContext(user=user, request=request, ip=ip, user_agent=user_agent[:255], cli=False))
 
 
 @contextmanager
@@ -79,6 +82,7 @@ def disable_recording() -> Iterator[None]:
     with _using(
         ActingContext(
             user=ctx.user,
+            request=ctx.request,
             ip=ctx.ip,
             user_agent=ctx.user_agent,
             cli=ctx.cli,
@@ -95,6 +99,7 @@ def running_route(name: str) -> Iterator[None]:
     with _using(
         ActingContext(
             user=ctx.user,
+            request=ctx.request,
             ip=ctx.ip,
             user_agent=ctx.user_agent,
             cli=ctx.cli,

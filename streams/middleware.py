@@ -13,7 +13,7 @@ from streams.context import client_ip, request_context
 
 def _context_for(request: HttpRequest) -> Any:
     return request_context(
-        user=getattr(request, "user", None),
+        request=request,
         ip=client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR")),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import enum
 import uuid
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
@@ -71,6 +72,8 @@ _tracked: dict[type[models.Model], Tracking] = {}
 
 def jsonable(value: Any) -> Any:
     """A value as it can be stored in a JSON diff; anything odd becomes its text."""
+    if isinstance(value, enum.Enum):  # model choices
+        value = value.value
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from publishing import services
-from publishing.models import Story
+from publishing.models import Member, Review, Story
 from publishing.roles import AUTHORS, CROWD, REVIEWERS
-from publishing.simulation import PHRASES
+from publishing.simulation import PHRASES, REPLIES, REVIEWS
+from streams import disable_recording
 
 # (username, role, full name); the printed demo logins.
 DEMO_USERS = (
@@ -26,9 +27,18 @@ DEMO_USERS = (
     ("rae", "reader", "Rae Reader"),
     ("ravi", "reader", "Ravi Reader"),
 )
-# Simulated members the traffic simulator acts as; two of them write.
+# Simulated members the traffic simulator acts as; two of them write, two review.
 CROWD_USERS = ("chloe", "chidi", "carmen", "colm", "cyrus", "cleo", "cato", "cora")
 CROWD_AUTHORS = ("chloe", "chidi")
+CROWD_REVIEWERS = ("carmen", "cyrus")
+# The crowd member whose history shows a lock and an unlock; the one still invited.
+CROWD_LOCKED_ONCE = "cato"
+CROWD_INVITED = "cora"
+
+# Kinds of history event after the stories, with their weights. The first
+# events take one of each kind so even a short history fills every table.
+HISTORY_KINDS = ("read", "comment", "review", "reply", "thumbs_up", "bookmark")
+HISTORY_WEIGHTS = (60, 12, 6, 9, 7, 6)
 
 STORIES = {
     "alice": ("The quiet hour", "On building things slowly", "A map of my street"),
@@ -46,7 +56,10 @@ class Command(BaseCommand):
             "--actions",
             type=int,
             default=300,
-            help="how many reads and comments of history to create (default 300)",
+            help=(
+                "how many history events to create: reads, comments, bookmarks, reviews, "
+                "replies and thumbs-up (default 300)"
+            ),
         )
         parser.add_argument("--seed", type=int, default=4, help="random seed (default 4)")
 
@@ -56,11 +69,17 @@ class Command(BaseCommand):
         password = os.environ.get("DEMO_PASSWORD") or "demo"
         rng = random.Random(seed)
         with transaction.atomic():
-            users = self.ensure_users(password)
+            # Setting up the cast is not history: it would record actions at
+            # "now", before the week of history, and again on every rerun.
+            with disable_recording():
+                users = self.ensure_users(password)
             if Story.objects.filter(author=users["alice"]).exists():
                 self.stdout.write("Demo history already present; users and passwords refreshed.")
             else:
                 self.create_history(users, actions, rng)
+                self.member_history(users)
+            # Last, at "now": after the history, so ids keep following timestamps.
+            self.activate_logins(users)
         self.print_logins(password)
 
     def ensure_users(self, password: str) -> dict[str, Any]:
@@ -97,6 +116,8 @@ class Command(BaseCommand):
             user.groups.add(groups[CROWD])
             if username in CROWD_AUTHORS:
                 user.groups.add(groups[AUTHORS])
+            if username in CROWD_REVIEWERS:
+                user.groups.add(groups[REVIEWERS])
             users[username] = user
         return users
 
@@ -119,10 +140,17 @@ class Command(BaseCommand):
                 )
             )
         readers = [users[name] for name in ("rae", "ravi", "rita", "raj", *CROWD_USERS)]
+        history = History(
+            rng=rng,
+            stories=[s for s in stories if s.author.get_username() in ("alice", "bob")],
+            all_stories=stories,
+            readers=readers,
+            reviewers=[users["rita"], users["raj"]],
+        )
         span = (now - timedelta(minutes=1) - moments[-1]).total_seconds()
         times = sorted(moments[-1] + timedelta(seconds=rng.uniform(0, span)) for _ in range(actions))
         for index, at in enumerate(times, start=1):
-            self.one_event(rng, stories, readers, at)
+            history.event(index, at)
             if actions >= 1000 and index % (actions // 20) == 0:
                 self.stdout.write(f"  {index:>9,} / {actions:,} history events", ending="\r")
         if actions >= 1000:
@@ -130,13 +158,28 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Created {len(stories)} stories and {actions} history events."))
 
     @staticmethod
-    def one_event(rng: random.Random, stories: list[Story], readers: list[Any], at: datetime) -> None:
-        story = rng.choice(stories)
-        reader = rng.choice(readers)
-        if rng.random() < 0.8:
-            services.story_read(story=story, reader=reader, at=at)
-        else:
-            services.comment_create(story=story, author=reader, body=rng.choice(PHRASES), at=at)
+    def member_history(users: dict[str, Any]) -> None:
+        """Crowd members join; one is locked, then unlocked by staff."""
+        for username in CROWD_USERS:
+            member = Member.objects.select_related("user").get(user=users[username])
+            if username != CROWD_INVITED and member.state == Member.State.INVITED:
+                services.member_activate(member=member)
+        locked = Member.objects.select_related("user").get(user=users[CROWD_LOCKED_ONCE])
+        services.member_lock(member=locked)
+        services.member_unlock(member=locked)
+
+    @staticmethod
+    def activate_logins(users: dict[str, Any]) -> None:
+        """Every printed demo login works: invited members are activated, blocked ones restored."""
+        restore = {
+            Member.State.INVITED: services.member_activate,
+            Member.State.LOCKED: services.member_unlock,
+            Member.State.DEACTIVATED: services.member_reactivate,
+        }
+        for username, _, _ in DEMO_USERS:
+            member, _ = Member.objects.select_related("user").get_or_create(user=users[username])
+            if member.state in restore:
+                restore[member.state](member=member)
 
     def print_logins(self, password: str) -> None:
         self.stdout.write("")
@@ -146,3 +189,98 @@ class Command(BaseCommand):
         )
         for username, role, _ in DEMO_USERS:
             self.stdout.write(f"  {username:<6} {role}")
+
+
+class History:
+    """One week of demo history, one event at a time, through the services.
+
+    Remembers what it made so each event is a new fact: no bookmark or
+    thumbs-up is given twice (a toggle would take it back).
+    """
+
+    def __init__(
+        self,
+        *,
+        rng: random.Random,
+        stories: list[Story],
+        all_stories: list[Story],
+        readers: list[Any],
+        reviewers: list[Any],
+    ) -> None:
+        self.rng = rng
+        self.stories = stories  # reviewed: alice's and bob's
+        self.all_stories = all_stories
+        self.readers = readers
+        self.reviewers = reviewers
+        self.reviews: list[Review] = []
+        self.given_bookmarks: set[tuple[int, int]] = set()
+        self.given_thumbs_up: set[tuple[int, int]] = set()
+
+    def event(self, index: int, at: datetime) -> None:
+        if index <= len(HISTORY_KINDS):
+            kind = HISTORY_KINDS[index - 1]
+        else:
+            kind = self.rng.choices(HISTORY_KINDS, weights=HISTORY_WEIGHTS)[0]
+        if not getattr(self, kind)(at):
+            self.read(at)
+
+    def read(self, at: datetime) -> bool:
+        story = self.rng.choice(self.all_stories)
+        services.story_read(story=story, reader=self.rng.choice(self.readers), at=at)
+        return True
+
+    def comment(self, at: datetime) -> bool:
+        story = self.rng.choice(self.all_stories)
+        reader = self.rng.choice(self.readers)
+        services.comment_create(story=story, author=reader, body=self.rng.choice(PHRASES), at=at)
+        return True
+
+    def review(self, at: datetime) -> bool:
+        self.reviews.append(
+            services.review_create(
+                story=self.rng.choice(self.stories),
+                reviewer=self.rng.choice(self.reviewers),
+                rating=self.rng.randint(2, 5),
+                body=self.rng.choice(REVIEWS),
+                at=at,
+            )
+        )
+        return True
+
+    def reply(self, at: datetime) -> bool:
+        if not self.reviews:
+            return self.review(at)
+        review = self.rng.choice(self.reviews[-20:])
+        # Half the replies come from the story's author, the rest from readers.
+        if self.rng.random() < 0.5:
+            author = review.story.author
+        else:
+            author = self.rng.choice([r for r in self.readers if r.pk != review.reviewer_id])
+        services.reply_create(review=review, author=author, body=self.rng.choice(REPLIES), at=at)
+        return True
+
+    def thumbs_up(self, at: datetime) -> bool:
+        if not self.reviews:
+            return False
+        review = self.rng.choice(self.reviews[-20:])
+        givers = [
+            u
+            for u in self.readers
+            if u.pk != review.reviewer_id and (review.pk, u.pk) not in self.given_thumbs_up
+        ]
+        if not givers:
+            return False
+        user = self.rng.choice(givers)
+        services.thumbs_up_toggle(review=review, user=user, at=at)
+        self.given_thumbs_up.add((review.pk, user.pk))
+        return True
+
+    def bookmark(self, at: datetime) -> bool:
+        user = self.rng.choice(self.readers)
+        unmarked = [s for s in self.all_stories if (s.pk, user.pk) not in self.given_bookmarks]
+        if not unmarked:
+            return False
+        story = self.rng.choice(unmarked)
+        services.bookmark_toggle(story=story, user=user, at=at)
+        self.given_bookmarks.add((story.pk, user.pk))
+        return True
