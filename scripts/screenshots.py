@@ -24,8 +24,9 @@ ARGS = [
     "--disable-quic",
 ]
 PAGES = {
-    "admin": ["/feed/", "/reads/", "/stories/"],
+    "admin": ["/feed/", "/reads/", "/replies/", "/audit/", "/members/"],
     "alice": ["/feed/", "/reads/", "/stories/"],
+    "rita": ["/feed/", "/replies/", "/stories/1/"],
     "rae": ["/feed/", "/reads/"],
 }
 

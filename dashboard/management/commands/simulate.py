@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard import simulation
+from streams.health import health
 
 
 class Command(BaseCommand):
@@ -30,5 +31,8 @@ class Command(BaseCommand):
             raise CommandError("--rate must be above 0.")
         if duration is not None and duration < 0:
             raise CommandError("--duration must be 0 or more.")
-        done = asyncio.run(simulation.run(rate, duration, random.Random(seed)))
+        try:
+            done = asyncio.run(simulation.run(rate, duration, random.Random(seed)))
+        finally:
+            health.flush()  # so streams_stats sees this run's routes
         self.stdout.write(self.style.SUCCESS(f"Simulated {done} events."))
