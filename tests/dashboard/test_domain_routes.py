@@ -178,3 +178,37 @@ def test_first_login_activates_the_member_as_themself(db: Any) -> None:
     assert [(a.actor_name, a.changes) for a in captured if a.verb == "changed state"] == [
         ("newbie", {"state": ["invited", "active"]})
     ]
+
+
+def scenario(alice: Any, rae: Any, rita: Any) -> list[tuple[Any, ...]]:
+    with capture_actions() as captured:
+        story = factories.story(alice, "Order")
+        services.story_read(story=story, reader=rae)
+        services.comment_create(story=story, author=rae, body="c")
+        services.bookmark_toggle(story=story, user=rae)
+        review = services.review_create(story=story, reviewer=rita, rating=5, body="r")
+        services.reply_create(review=review, author=alice, body="thanks")
+        services.thumbs_up_toggle(review=review, user=rae)
+        story.title = "Order, again"
+        story.save()
+    return sorted(
+        (a.verb, a.actor_name, a.object_repr, a.target_repr, a.owner_id, str(a.changes)) for a in captured
+    )
+
+
+def test_routes_do_not_depend_on_their_order(alice: Any, rae: Any, rita: Any) -> None:
+    from streams import registry
+
+    first = scenario(alice, rae, rita)
+    routes = registry.routes()
+    for route in routes:
+        route.signal.disconnect(sender=route.sender, dispatch_uid=route.dispatch_uid)
+    for route in reversed(routes):
+        route.signal.connect(route, sender=route.sender, weak=False, dispatch_uid=route.dispatch_uid)
+    try:
+        second = scenario(alice, rae, rita)
+    finally:
+        for route in routes:
+            route.signal.disconnect(sender=route.sender, dispatch_uid=route.dispatch_uid)
+        registry.connect()
+    assert second == first and len(first) == 8

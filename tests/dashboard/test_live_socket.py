@@ -202,3 +202,29 @@ async def test_small_json_frames_are_ignored(world: dict[str, Any]) -> None:
     await socket.send_to(text_data='{"HEADERS": {}}')
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
+
+
+async def test_a_row_is_rendered_once_per_process_for_all_sockets_of_a_table(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dashboard.live
+
+    renders = []
+    real = dashboard.live.render_row
+
+    def counting(*args: Any) -> str:
+        renders.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(dashboard.live, "render_row", counting)
+    after = await newest_id()
+    readers = [await sync_to_async(factories.user)(f"reader{n}") for n in range(3)]
+    sockets = [(await open_socket(user, f"table=feed&after={after}"))[0] for user in readers]
+
+    await sync_to_async(services.story_read)(story=world["dawn"], reader=world["rae"])
+
+    frames = [await socket.receive_from(timeout=3) for socket in sockets]
+    assert len({frame for frame in frames}) == 1 and pushed_ids(frames[0])
+    assert len(renders) == 1
+    for socket in sockets:
+        await socket.disconnect()
