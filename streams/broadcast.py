@@ -31,11 +31,11 @@ def announce(message: dict[str, Any]) -> None:
         logger.exception("could not announce action %s to the channel layer", message.get("id"))
 
 
-def announce_many(actions: list[Any]) -> None:
-    """Announce a bulk operation's actions: each one, or past the limit one range message."""
-    ids = [action.pk for action in actions if action.pk is not None]
-    if len(ids) <= conf.get("BULK_ANNOUNCE_LIMIT"):
-        for action in actions:
-            announce(action.broadcast_message())
-        return
-    announce({"type": "actions.bulk", "first": min(ids), "last": max(ids), "count": len(ids)})
+def announce_each(messages: list[dict[str, Any]]) -> None:
+    for message in messages:
+        announce(message)
+
+
+def announce_range(first: int, last: int, count: int) -> None:
+    """A bulk operation's many actions, as one message: open tables fetch their share."""
+    announce({"type": "actions.bulk", "first": first, "last": last, "count": count})

@@ -10,7 +10,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from streams.broadcast import announce, announce_many
+from streams import conf
+from streams.broadcast import announce, announce_each, announce_range
 from streams.context import actor_name, current
 from streams.models import Action
 from streams.tracking import jsonable
@@ -109,5 +110,14 @@ def record_many(entries: Iterable[dict[str, Any]]) -> list[Action]:
         return []
     using = router.db_for_write(Action)
     Action.objects.using(using).bulk_create(actions, batch_size=2000)
-    transaction.on_commit(partial(announce_many, actions), using=using, robust=True)
+    # Keep only what the announcement needs until commit, not the actions.
+    if len(actions) <= conf.get("BULK_ANNOUNCE_LIMIT"):
+        messages = [action.broadcast_message() for action in actions]
+        transaction.on_commit(partial(announce_each, messages), using=using, robust=True)
+    else:
+        ids = [action.pk for action in actions if action.pk is not None]
+        if ids:
+            transaction.on_commit(
+                partial(announce_range, min(ids), max(ids), len(ids)), using=using, robust=True
+            )
     return actions

@@ -228,3 +228,24 @@ async def test_a_row_is_rendered_once_per_process_for_all_sockets_of_a_table(
     assert len(renders) == 1
     for socket in sockets:
         await socket.disconnect()
+
+
+async def test_bulk_operation_reaches_sockets_as_one_range(world: dict[str, Any]) -> None:
+    from publishing.models import StoryRead
+
+    after = await newest_id()
+    alice_socket, _, _ = await open_socket(world["alice"], f"table=reads&after={after}")
+    bob_socket, _, _ = await open_socket(world["bob"], f"table=reads&after={after}")
+
+    @sync_to_async
+    def bulk() -> None:
+        StoryRead.objects.bulk_create(StoryRead(story=world["dawn"], reader=world["rae"]) for _ in range(120))
+
+    await bulk()  # past BULK_ANNOUNCE_LIMIT: one message, each socket fetches its share
+    received = set()
+    while len(received) < 120:
+        received |= set(pushed_ids(await alice_socket.receive_from(timeout=3)))
+    assert len(received) == 120
+    assert await bob_socket.receive_nothing(timeout=0.3)
+    await alice_socket.disconnect()
+    await bob_socket.disconnect()

@@ -45,3 +45,17 @@ def test_seed_demo_uses_demo_password_from_environment(monkeypatch: pytest.Monke
     call_command("seed_demo", actions=0, stdout=out)
     assert authenticate(username="alice", password="s3cret-demo") is not None
     assert "s3cret-demo" not in out.getvalue()
+
+
+def test_seed_demo_large_history_goes_through_bulk_signals(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.management.commands import seed_demo
+
+    monkeypatch.setattr(seed_demo, "DETAILED_EVENTS", 40)
+    monkeypatch.setattr(seed_demo, "BULK_BATCH", 100)
+    out = StringIO()
+    call_command("seed_demo", actions=640, stdout=out)
+
+    assert Action.objects.filter(verb="read").count() == StoryRead.objects.count() >= 600
+    stamps = list(Action.objects.order_by("id").values_list("timestamp", flat=True))
+    assert stamps == sorted(stamps)
+    assert "600 / 600 reads" in out.getvalue()

@@ -12,10 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from publishing import services
-from publishing.models import Member, Review, Story
+from publishing.models import Member, Review, Story, StoryRead
 from publishing.roles import AUTHORS, CROWD, REVIEWERS
 from publishing.simulation import PHRASES, REPLIES, REVIEWS
 from streams import disable_recording
+from streams.health import health
 
 # (username, role, full name); the printed demo logins.
 DEMO_USERS = (
@@ -31,6 +32,10 @@ DEMO_USERS = (
 CROWD_USERS = ("chloe", "chidi", "carmen", "colm", "cyrus", "cleo", "cato", "cora")
 CROWD_AUTHORS = ("chloe", "chidi")
 CROWD_REVIEWERS = ("carmen", "cyrus")
+# History events made one by one through the services; past this, the rest
+# are bulk-created reads (--actions 1000000 for benchmarks).
+DETAILED_EVENTS = 2000
+BULK_BATCH = 5000
 # The crowd member whose history shows a lock and an unlock; the one still invited.
 CROWD_LOCKED_ONCE = "cato"
 CROWD_INVITED = "cora"
@@ -80,6 +85,7 @@ class Command(BaseCommand):
                 self.member_history(users)
             # Last, at "now": after the history, so ids keep following timestamps.
             self.activate_logins(users)
+        health.flush()  # so streams_stats counts the routes the history ran
         self.print_logins(password)
 
     def ensure_users(self, password: str) -> dict[str, Any]:
@@ -147,15 +153,54 @@ class Command(BaseCommand):
             readers=readers,
             reviewers=[users["rita"], users["raj"]],
         )
-        span = (now - timedelta(minutes=1) - moments[-1]).total_seconds()
-        times = sorted(moments[-1] + timedelta(seconds=rng.uniform(0, span)) for _ in range(actions))
+        begin, end = moments[-1], now - timedelta(minutes=1)
+        detailed = min(actions, DETAILED_EVENTS)
+        if actions > detailed:
+            # A benchmark-sized history: the older part is reads, written in
+            # batches through bulk_create, whose bulk signal the hub turns into
+            # one bulk INSERT of actions per batch. The last day is detailed.
+            end_of_bulk = end - timedelta(days=1)
+            self.bulk_reads(actions - detailed, begin, end_of_bulk, stories, readers, rng)
+            begin = end_of_bulk
+        span = (end - begin).total_seconds()
+        times = sorted(begin + timedelta(seconds=rng.uniform(0, span)) for _ in range(detailed))
         for index, at in enumerate(times, start=1):
             history.event(index, at)
-            if actions >= 1000 and index % (actions // 20) == 0:
-                self.stdout.write(f"  {index:>9,} / {actions:,} history events", ending="\r")
-        if actions >= 1000:
-            self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Created {len(stories)} stories and {actions} history events."))
+
+    def bulk_reads(
+        self,
+        count: int,
+        begin: datetime,
+        end: datetime,
+        stories: list[Story],
+        readers: list[Any],
+        rng: random.Random,
+    ) -> None:
+        span = (end - begin).total_seconds()
+        step = span / count
+        written = 0
+        while written < count:
+            size = min(BULK_BATCH, count - written)
+            StoryRead.objects.bulk_create(
+                StoryRead(
+                    story=rng.choice(stories),
+                    reader=rng.choice(readers),
+                    read_at=begin + timedelta(seconds=(written + n) * step),
+                )
+                for n in range(size)
+            )
+            written += size
+            self.progress(written, count)
+        self.stdout.write("")
+
+    def progress(self, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        self.stdout.write(
+            f"  [{'#' * filled}{'.' * (width - filled)}] {done:>9,} / {total:,} reads", ending="\r"
+        )
+        self.stdout.flush()
 
     @staticmethod
     def member_history(users: dict[str, Any]) -> None:
