@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from streams import conf
 
@@ -25,8 +25,11 @@ def announce(message: dict[str, Any]) -> None:
     layer = get_channel_layer(alias)
     if layer is None:
         return
+    group = conf.get("BROADCAST_GROUP")
+    if isinstance(layer, InMemoryChannelLayer) and not layer.groups.get(group):
+        return  # nobody in this process listens: skip the event-loop round trip
     try:
-        async_to_sync(layer.group_send)(conf.get("BROADCAST_GROUP"), message)
+        async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.exception("could not announce action %s to the channel layer", message.get("id"))
 
