@@ -48,5 +48,9 @@ services-stop:
 screenshots: venv chromium
 	$(PY) scripts/screenshots.py http://$(HOST):$(PORT) screenshots
 
+bench: venv
+	$(PY) -m bench.route_cost
+	$(PY) -m bench.feed_page
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
