@@ -12,6 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import EmptyPage
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -186,5 +187,10 @@ async def _aiter_lines(header: list[str], values: Any, chunk_size: int) -> Async
                 break
         return "".join(chunk)
 
-    while chunk := await sync_to_async(next_chunk)():
-        yield chunk
+    try:
+        while chunk := await sync_to_async(next_chunk)():
+            yield chunk
+    finally:
+        # The reads ran in a worker thread; give its connection back now
+        # rather than when (or if) that thread serves another request.
+        await sync_to_async(close_old_connections)()

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streams import conf
@@ -78,35 +78,14 @@ def acting_as(user: Any, *, ip: str | None = None, user_agent: str = "") -> Iter
 @contextmanager
 def disable_recording() -> Iterator[None]:
     """Record nothing inside the block (data migrations, imports, tests)."""
-    ctx = current()
-    with _using(
-        ActingContext(
-            user=ctx.user,
-            request=ctx.request,
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            cli=ctx.cli,
-            recording=False,
-            running_routes=ctx.running_routes,
-        )
-    ):
+    with _using(replace(current(), recording=False)):
         yield
 
 
 @contextmanager
 def running_route(name: str) -> Iterator[None]:
     ctx = current()
-    with _using(
-        ActingContext(
-            user=ctx.user,
-            request=ctx.request,
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            cli=ctx.cli,
-            recording=ctx.recording,
-            running_routes=ctx.running_routes | {name},
-        )
-    ):
+    with _using(replace(ctx, running_routes=ctx.running_routes | {name})):
         yield
 
 

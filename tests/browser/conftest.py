@@ -56,6 +56,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             server.stop()
 
 
+def log_in(page: Page, server: Server, username: str) -> Page:
+    page.set_default_timeout(10_000)
+    page.goto(f"{server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/feed/")
+    return page
+
+
 @pytest.fixture
 def login(browser: Browser, site: Server) -> Iterator[Any]:
     contexts = []
@@ -63,14 +73,7 @@ def login(browser: Browser, site: Server) -> Iterator[Any]:
     def open_as(username: str, **context_args: Any) -> Page:
         context = browser.new_context(**context_args)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(f"{site.url}/accounts/login/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{site.url}/feed/")
-        return page
+        return log_in(context.new_page(), site, username)
 
     yield open_as
     for context in contexts:

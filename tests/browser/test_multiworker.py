@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import DEMO_PASSWORD
+from tests.browser.conftest import DEMO_PASSWORD, log_in
 from tests.servers import Server, make_server, manage, project_database, project_env
 
 pytestmark = pytest.mark.services
@@ -43,14 +43,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
 
 
 def login(browser: Browser, server: Server, username: str) -> Any:
-    page = browser.new_context().new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/feed/")
-    return page
+    return log_in(browser.new_context().new_page(), server, username)
 
 
 @pytest.mark.parametrize("direction", ["daphne-to-uvicorn", "uvicorn-to-daphne"])

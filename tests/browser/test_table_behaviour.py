@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import DEMO_PASSWORD
+from tests.browser.conftest import log_in
 from tests.servers import Server, manage
 
 READ_AS_RAE = (
@@ -71,12 +71,7 @@ def test_indicator_says_reconnecting_while_the_server_is_away_and_no_row_is_lost
 
 def test_without_javascript_the_table_filters_sorts_and_exports(browser: Browser, site: Server) -> None:
     context = browser.new_context(java_script_enabled=False, accept_downloads=True)
-    page = context.new_page()
-    page.goto(f"{site.url}/accounts/login/")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site.url}/feed/")
+    page = log_in(context.new_page(), site, "admin")
 
     page.select_option("#feed-filters select[name=verb]", "commented")
     page.click("#feed-filters button[type=submit]")
