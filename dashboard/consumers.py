@@ -6,11 +6,18 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 
-from dashboard.live import BadSubscription, Subscription, render_new_count, render_row, row_cache, subscribe
+from dashboard.live import (
+    BadSubscription,
+    Subscription,
+    db_call,
+    render_new_count,
+    render_row,
+    row_cache,
+    subscribe,
+)
 from streams import conf
 
 logger = logging.getLogger("dashboard.live")
@@ -38,7 +45,7 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
             return
         query_string = self.scope.get("query_string", b"").decode("latin-1")
         try:
-            self.subscription = await database_sync_to_async(subscribe)(user, query_string)
+            self.subscription = await db_call(subscribe)(user, query_string)
         except PermissionDenied:
             await self.close(code=FORBIDDEN, reason="not your table")
             return
@@ -69,11 +76,11 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         subscription = self.subscription
         assert subscription is not None
         if subscription.count_only:
-            self.new_count = await database_sync_to_async(subscription.count_after)()
+            self.new_count = await db_call(subscription.count_after)()
             if self.new_count:
                 await self.send_count()
             return
-        await self.push_rows(await database_sync_to_async(subscription.rows_after)())
+        await self.push_rows(await db_call(subscription.rows_after)())
 
     async def push_rows(self, actions: list[Any]) -> None:
         subscription = self.subscription
@@ -86,7 +93,7 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
                 await self.send_count()
             return
         for action in fresh:
-            html = await database_sync_to_async(render_row)(subscription.kind, subscription.staff, action)
+            html = await db_call(render_row)(subscription.kind, subscription.staff, action)
             await self.send(text_data=html)
 
     async def action_created(self, event: dict[str, Any]) -> None:
@@ -109,7 +116,7 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         subscription = self.subscription
         if subscription is None:
             return
-        rows = await database_sync_to_async(subscription.rows_between)(event["first"], event["last"])
+        rows = await db_call(subscription.rows_between)(event["first"], event["last"])
         await self.push_rows(rows)
 
     async def send_count(self) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
+from django.db import close_old_connections
 from django.http import QueryDict
 from django.template.loader import render_to_string
 
@@ -21,6 +24,24 @@ from streams.query import ActionQuery
 # Rows sent on connect to catch up; past that the page says to reload.
 GAP_FILL_LIMIT = 200
 PAGE_TEMPLATE = "dashboard/table_page.html"
+
+
+def db_call[T](func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``database_sync_to_async`` that also gives the connection back in the caller's context.
+
+    Django keeps connections per context; the call runs in a copy of the
+    socket's context, where Channels' own cleanup (outside that copy) does not
+    see the connection it opened. Closing here does.
+    """
+
+    @functools.wraps(func)
+    def closing(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return database_sync_to_async(closing)
 
 
 class BadSubscription(Exception):
@@ -126,7 +147,7 @@ class RowCache:
         return await asyncio.shield(future)
 
 
-@database_sync_to_async
+@db_call
 def _load_and_render(kind: TableKind, staff: bool, action_id: int) -> str | None:
     action = Action.objects.filter(pk=action_id).first()
     if action is None:
