@@ -32,6 +32,7 @@ DEMO_USERS = (
 CROWD_USERS = ("chloe", "chidi", "carmen", "colm", "cyrus", "cleo", "cato", "cora")
 CROWD_AUTHORS = ("chloe", "chidi")
 CROWD_REVIEWERS = ("carmen", "cyrus")
+ROLE_NAMES = {AUTHORS: "author", REVIEWERS: "reviewer"}
 # History events made one by one through the services; past this, the rest
 # are bulk-created reads (--actions 1000000 for benchmarks).
 DETAILED_EVENTS = 2000
@@ -233,7 +234,7 @@ class Command(BaseCommand):
             % ("$DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password)
         )
         for username, role, _ in DEMO_USERS:
-            self.stdout.write(f"  {username:<6} {role}")
+            self.stdout.write(f"  {username:<6} {ROLE_NAMES.get(role, role)}")
 
 
 class History:
