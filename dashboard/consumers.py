@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 
@@ -14,7 +17,7 @@ from dashboard.live import (
     Subscription,
     db_call,
     render_new_count,
-    render_row,
+    render_rows,
     row_cache,
     subscribe,
 )
@@ -28,6 +31,7 @@ FORBIDDEN = 4403
 BAD_REQUEST = 4400
 MESSAGE_TOO_BIG = 1009
 MAX_CLIENT_FRAME = 4096
+SENT_MEMORY = 5000
 
 
 class LiveTableConsumer(AsyncWebsocketConsumer):
@@ -86,15 +90,22 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         subscription = self.subscription
         assert subscription is not None
         fresh = [action for action in actions if action.pk not in self.sent]
-        self.sent.update(action.pk for action in fresh)
+        self.remember(action.pk for action in fresh)
         if subscription.count_only:
             if fresh:
                 self.new_count += len(fresh)
                 await self.send_count()
             return
-        for action in fresh:
-            html = await db_call(render_row)(subscription.kind, subscription.staff, action)
+        render = partial(render_rows, subscription.kind, subscription.staff)
+        for html in await sync_to_async(render)(fresh):
             await self.send(text_data=html)
+
+    def remember(self, ids: Iterable[int]) -> None:
+        """Ids sent on this socket, so none is sent twice; bounded for sockets open for days."""
+        self.sent.update(ids)
+        if len(self.sent) > SENT_MEMORY * 2:
+            # Ids grow with time: what is old enough to forget cannot come again.
+            self.sent = set(sorted(self.sent)[-SENT_MEMORY:])
 
     async def action_created(self, event: dict[str, Any]) -> None:
         subscription = self.subscription
@@ -102,7 +113,7 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
             return
         if not subscription.query.matches(event):
             return
-        self.sent.add(event["id"])
+        self.remember([event["id"]])
         if subscription.count_only:
             self.new_count += 1
             await self.send_count()

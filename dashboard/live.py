@@ -114,6 +114,11 @@ def render_row(kind: TableKind, staff: bool, action: Action) -> str:
     return render_to_string(f"{PAGE_TEMPLATE}#live_row", {"kind": kind, "table": table, "row": table.rows[0]})
 
 
+def render_rows(kind: TableKind, staff: bool, actions: list[Action]) -> list[str]:
+    """Fragments for rows already loaded (catch-up): template work only, no query."""
+    return [render_row(kind, staff, action) for action in actions]
+
+
 def render_new_count(kind: TableKind, count: int, url: str) -> str:
     return render_to_string(
         f"{PAGE_TEMPLATE}#new_count", {"kind": kind, "new_count": count, "newest_url": url}

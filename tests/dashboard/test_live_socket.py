@@ -220,6 +220,8 @@ async def test_a_row_is_rendered_once_per_process_for_all_sockets_of_a_table(
     after = await newest_id()
     readers = [await sync_to_async(factories.user)(f"reader{n}") for n in range(3)]
     sockets = [(await open_socket(user, f"table=feed&after={after}"))[0] for user in readers]
+    for socket in sockets:  # caught up (nothing to catch): what follows comes live
+        assert await socket.receive_nothing(timeout=0.3)
 
     await sync_to_async(services.story_read)(story=world["dawn"], reader=world["rae"])
 
@@ -249,3 +251,15 @@ async def test_bulk_operation_reaches_sockets_as_one_range(world: dict[str, Any]
     assert await bob_socket.receive_nothing(timeout=0.3)
     await alice_socket.disconnect()
     await bob_socket.disconnect()
+
+
+def test_ids_remembered_per_socket_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import consumers
+
+    monkeypatch.setattr(consumers, "SENT_MEMORY", 10)
+    consumer = consumers.LiveTableConsumer()
+    consumer.sent = set()
+    consumer.remember(range(1, 21))
+    assert len(consumer.sent) == 20
+    consumer.remember([21])
+    assert consumer.sent == set(range(12, 22))  # the newest ten stay
