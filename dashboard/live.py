@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections
 from django.http import QueryDict
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from dashboard.filters import ActionFilterSet
 from dashboard.tables import KINDS, TableKind
@@ -104,7 +105,7 @@ def subscribe(user: Any, query_string: str) -> Subscription:
         query=filterset.query(),
         after=after,
         count_only=params.get("mode") == "count",
-        newest_url=f"/{kind.name}/?{_without(filters, 'sort').urlencode()}",
+        newest_url=f"{reverse(kind.name)}?{_without(filters, 'sort').urlencode()}",
     )
 
 

@@ -97,12 +97,12 @@ class ActionTableView(ActionTableMixin, View):
             table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=last)
 
     def get_context_data(self, *, table: ActionTable) -> dict[str, Any]:
-        params = self.request.GET.copy()
-        filters = params.copy()
+        filters = self.request.GET.copy()
         for name in NOT_FILTERS:
             filters.pop(name, None)
         page_number = table.page.number if table.page else 1
-        default_order = not params.get(SORT_PARAM) or params.get(SORT_PARAM) == "-timestamp"
+        sort = self.request.GET.get(SORT_PARAM)
+        default_order = not sort or sort == "-timestamp"
         prepend = page_number == 1 and default_order
         rows = list(table.paginated_rows) if table.page else []
         return {
@@ -113,7 +113,6 @@ class ActionTableView(ActionTableMixin, View):
             "reset_url": reverse(self.kind.name),
             "live_url": self.live_url(filters, rows, prepend),
             "live_mode": "prepend" if prepend else "count",
-            "newest_url": f"{reverse(self.kind.name)}?{filters.urlencode()}",
         }
 
     def live_url(self, filters: Any, rows: list[Any], prepend: bool) -> str | None:

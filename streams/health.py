@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 
@@ -47,6 +48,11 @@ class RouteHealth:
     errors: int = 0
     skipped: int = 0
     histogram: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
+
+    @classmethod
+    def of(cls, stat: Any) -> RouteHealth:
+        """The figures of a ``RouteStat`` row (or another RouteHealth), as a new object."""
+        return cls(stat.calls, stat.errors, stat.skipped, list(stat.histogram or cls().histogram))
 
     def add(self, other: RouteHealth) -> None:
         self.calls += other.calls
@@ -84,10 +90,7 @@ class HealthBoard:
     def snapshot(self) -> dict[str, RouteHealth]:
         """This process's figures since it started (or since ``reset()``)."""
         with self._lock:
-            return {
-                name: RouteHealth(h.calls, h.errors, h.skipped, list(h.histogram))
-                for name, h in self._totals.items()
-            }
+            return {name: RouteHealth.of(h) for name, h in self._totals.items()}
 
     def reset(self) -> None:
         with self._lock:
@@ -115,9 +118,7 @@ class HealthBoard:
             with transaction.atomic():
                 for name, health in pending.items():
                     stat, _ = RouteStat.objects.select_for_update().get_or_create(name=name)
-                    merged = RouteHealth(
-                        stat.calls, stat.errors, stat.skipped, stat.histogram or [0] * (len(BUCKETS_MS) + 1)
-                    )
+                    merged = RouteHealth.of(stat)
                     merged.add(health)
                     stat.calls, stat.errors, stat.skipped, stat.histogram = (
                         merged.calls,

@@ -8,11 +8,6 @@ from django.db import models
 from django.utils import timezone
 
 
-class ActionQuerySet(models.QuerySet["Action"]):
-    def newest_first(self) -> ActionQuerySet:
-        return self.order_by("-timestamp", "-id")
-
-
 class Action(models.Model):
     """One thing someone did: ``<actor> <verb> <object> [on <target>]``.
 
@@ -59,8 +54,6 @@ class Action(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     changes = models.JSONField(null=True, blank=True)
-
-    objects = ActionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-timestamp", "-id"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import connections, router, transaction
 from django.dispatch import Signal
 
 from streams import conf
@@ -40,6 +40,12 @@ from streams.tracking import changed
 logger = logging.getLogger("streams.routes")
 
 Handler = Callable[..., Any]
+
+
+def _actions_db() -> str:
+    from streams.models import Action
+
+    return router.db_for_write(Action)
 
 
 class AlreadyRegistered(Exception):
@@ -100,9 +106,10 @@ class Route:
         kwargs = {key: value for key, value in kwargs.items() if key != "signal"}
         try:
             with running_route(self.name):
-                if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+                using = _actions_db()
+                if connections[using].in_atomic_block:
                     # A failed INSERT must not poison the caller's transaction.
-                    with transaction.atomic():
+                    with transaction.atomic(using=using):
                         self.handler(sender=sender, **kwargs)
                 else:
                     self.handler(sender=sender, **kwargs)

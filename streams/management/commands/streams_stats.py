@@ -24,10 +24,7 @@ class Command(BaseCommand):
         health.flush()  # this process's own figures, if any
         rows: dict[str, RouteHealth] = {route.name: RouteHealth() for route in registry.routes()}
         for stat in RouteStat.objects.all():
-            figures = rows.setdefault(stat.name, RouteHealth())
-            figures.add(
-                RouteHealth(stat.calls, stat.errors, stat.skipped, stat.histogram or figures.histogram)
-            )
+            rows.setdefault(stat.name, RouteHealth()).add(RouteHealth.of(stat))
         header = f"{'route':<28} {'calls':>9} {'errors':>7} {'skipped':>8} {'p50 ms':>8} {'p99 ms':>8}"
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
