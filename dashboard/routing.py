@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboard.consumers import LiveTableConsumer
+from dashboard.consumers import DashboardTableConsumer
 
 websocket_urlpatterns = [
-    path("ws/live/", LiveTableConsumer.as_asgi()),
+    path("ws/live/", DashboardTableConsumer.as_asgi()),
 ]

@@ -111,11 +111,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Live tables: every worker subscribes once to Redis pub/sub and fans out to
+# its own sockets in memory; without Redis, one process serves them all.
+STREAMS = {"BROADCAST_URL": REDIS_URL or None}
 if REDIS_URL:
+    # The Channels layer, for consumers other than the live tables (they do
+    # not use it). redis-py's read timeout must outlast the layer's 5 s
+    # blocking pop, or an idle consumer's receive loop crashes.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": 1000,
+                "expiry": 30,
+            },
         }
     }
 else:

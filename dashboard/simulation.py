@@ -1,6 +1,6 @@
 """Run the traffic simulator inside the ASGI server (``SIMULATE=1``).
 
-The in-memory channel layer lives in one process, so simulated events must
+The in-process broadcast (no Redis) lives in one process, so simulated events must
 be committed in the server's own process to reach its open sockets.
 """
 

@@ -25,6 +25,7 @@ from django_tables2 import LazyPaginator, RequestConfig
 
 from dashboard.filters import ActionFilterSet
 from dashboard.tables import KINDS, ActionTable, TableKind, describe_changes
+from streams import conf as streams_conf
 from streams.csvexport import csv_lines
 from streams.models import Action
 
@@ -113,17 +114,19 @@ class ActionTableView(ActionTableMixin, View):
             "reset_url": reverse(self.kind.name),
             "live_url": self.live_url(filters, rows, prepend),
             "live_mode": "prepend" if prepend else "count",
+            "live_heartbeat": streams_conf.get("LIVE_HEARTBEAT_SECONDS"),
         }
 
     def live_url(self, filters: Any, rows: list[Any], prepend: bool) -> str | None:
         if not self.filterset.is_valid():
             return None
         if prepend and rows:
-            after = max(row.record.pk for row in rows)
+            ids = [row.record.pk for row in rows]
+            after, floor = max(ids), min(ids)
         else:
             newest = self.filterset.qs.order_by("-id").values_list("id", flat=True).first()
-            after = newest or 0
-        params = {"table": self.kind.name, **filters.dict(), "after": after}
+            after = floor = newest or 0
+        params = {"table": self.kind.name, **filters.dict(), "after": after, "floor": floor}
         if not prepend:
             params["mode"] = "count"
         return f"/ws/live/?{urlencode(params)}"

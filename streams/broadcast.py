@@ -1,8 +1,9 @@
-"""Announce committed actions to the channel layer.
+"""Announce committed actions to open live tables.
 
 Runs from ``transaction.on_commit``: a rolled-back action is never
-announced, and a channel layer outage never breaks the business write (the
-row is in the database; open tables catch up on their next reconnect).
+announced. Announcing only hands the message to the transport's queue, so
+the business write never waits for the broadcast, and an outage of it never
+breaks the write (the row is in the database; open tables catch up).
 """
 
 from __future__ import annotations
@@ -10,28 +11,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
-
-from streams import conf
+from streams.live.transport import LocalTransport, get_transport
 
 logger = logging.getLogger("streams.broadcast")
 
 
 def announce(message: dict[str, Any]) -> None:
-    alias = conf.get("CHANNEL_LAYER")
-    if alias is None:
-        return
-    layer = get_channel_layer(alias)
-    if layer is None:
-        return
-    group = conf.get("BROADCAST_GROUP")
-    if isinstance(layer, InMemoryChannelLayer) and not layer.groups.get(group):
-        return  # nobody in this process listens: skip the event-loop round trip
+    transport = get_transport()
+    if isinstance(transport, LocalTransport) and not transport.listening():
+        return  # nobody in this process listens
     try:
-        async_to_sync(layer.group_send)(group, message)
+        transport.publish(message)
     except Exception:
-        logger.exception("could not announce action %s to the channel layer", message.get("id"))
+        logger.exception("could not announce action %s", message.get("id"))
 
 
 def announce_each(messages: list[dict[str, Any]]) -> None:
@@ -40,5 +32,5 @@ def announce_each(messages: list[dict[str, Any]]) -> None:
 
 
 def announce_range(first: int, last: int, count: int) -> None:
-    """A bulk operation's many actions, as one message: open tables fetch their share."""
+    """A bulk operation's many actions, as one message: each process loads the range once."""
     announce({"type": "actions.bulk", "first": first, "last": last, "count": count})

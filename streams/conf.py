@@ -6,6 +6,7 @@ cache is dropped when tests change settings.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -13,10 +14,12 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
-    # Channel-layer group every committed action is announced to.
-    "BROADCAST_GROUP": "streams.actions",
-    # Name of the channel layer alias used for broadcasts (None: no broadcast).
-    "CHANNEL_LAYER": "default",
+    # Where committed actions are broadcast to open live tables: None for this
+    # process only (the embedded default), or a Redis URL (pub/sub) shared by
+    # every worker.
+    "BROADCAST_URL": None,
+    # The Redis pub/sub channel; None: one per database name.
+    "BROADCAST_CHANNEL": None,
     # Display name of the actor when nothing happens inside a request.
     "CLI_ACTOR": "CLI",
     # Route names switched off without touching code.
@@ -27,6 +30,24 @@ DEFAULTS: dict[str, Any] = {
     # A bulk operation announces its actions one by one up to this many;
     # past it, one message tells open tables to fetch the range.
     "BULK_ANNOUNCE_LIMIT": 100,
+    # Live tables. Actions committed within this window go out together, as
+    # one frame per socket.
+    "LIVE_BATCH_MS": 50,
+    # Rows per frame at most (a bulk operation or a catch-up sends several).
+    "LIVE_FRAME_ROWS": 100,
+    # Rows a reconnecting table catches up on; past it, the page is told to reload.
+    "LIVE_CATCH_UP_LIMIT": 2000,
+    # A row committed this long after a newer one was recorded still reaches
+    # a table that reconnects (commits do not arrive in id order).
+    "LIVE_LOOKBACK_SECONDS": 10,
+    # An idle socket gets a heartbeat this often, so the page notices a dead server.
+    "LIVE_HEARTBEAT_SECONDS": 5,
+    # How often open sockets' sessions and permissions are checked again.
+    "LIVE_RECHECK_SECONDS": 5,
+    # Open live sockets per session and process (None: no cap).
+    "LIVE_SOCKETS_PER_SESSION": 20,
+    # Rendered rows kept per process, shared by every socket.
+    "LIVE_RENDER_CACHE": 4096,
 }
 
 
@@ -37,6 +58,10 @@ def _merged() -> dict[str, Any]:
 
 def get(name: str) -> Any:
     return _merged()[name]
+
+
+def lookback() -> timedelta:
+    return timedelta(seconds=get("LIVE_LOOKBACK_SECONDS"))
 
 
 def trusted_proxies() -> frozenset[str]:

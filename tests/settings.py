@@ -8,9 +8,9 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from dashboard.settings import *  # noqa: F403
-from dashboard.settings import STORAGES
+from dashboard.settings import STORAGES, STREAMS
 
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-STREAMS = {"STATS_FLUSH_SECONDS": None}  # flushes would add queries to measured blocks
+STREAMS = {**STREAMS, "STATS_FLUSH_SECONDS": None}  # flushes would add queries to measured blocks

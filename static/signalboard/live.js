@@ -35,9 +35,39 @@
         u.searchParams.set("after", String(after));
         url = u.toString();
       }
-      return createDefault ? createDefault(url) : new WebSocket(url);
+      var socket = createDefault ? createDefault(url) : new WebSocket(url);
+      if (liveEl) {
+        liveEl._liveSocket = socket;
+        liveEl._lastFrame = Date.now();
+      }
+      return socket;
     };
+    setInterval(watchdog, 2000);
   }
+
+  // The server sends a heartbeat to idle sockets; a socket silent for three
+  // of them is dead (a hung server or network): say so, and reconnect.
+  function watchdog() {
+    document.querySelectorAll("[ws-connect].live").forEach(function (liveEl) {
+      var status = liveEl.querySelector(".live-status");
+      var every = (parseFloat(liveEl.dataset.heartbeat) || 5) * 1000;
+      if (!status || status.dataset.state !== "live" || !liveEl._wrapper) return;
+      if (Date.now() - (liveEl._lastFrame || 0) < 3 * every) return;
+      setState(liveEl, "reconnecting");
+      var stale = liveEl._liveSocket;
+      if (stale) {
+        stale.onclose = null; // its late close must not start a second reconnect
+        try { stale.close(); } catch (err) { /* already closing */ }
+      }
+      liveEl._lastFrame = Date.now();
+      liveEl._wrapper.reconnect();
+    });
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    e.target._lastFrame = Date.now();
+    if (e.detail.message.lastIndexOf("<!--heartbeat", 0) === 0) e.preventDefault();
+  });
 
   document.addEventListener("htmx:wsConnecting", function (e) {
     var liveEl = e.target;
@@ -45,6 +75,8 @@
   });
   document.addEventListener("htmx:wsOpen", function (e) {
     e.target.dataset.opened = "1";
+    e.target._wrapper = e.detail.socketWrapper;
+    e.target._lastFrame = Date.now();
     setState(e.target, "live");
     showPaused(tableName(e.target));
   });
@@ -59,7 +91,7 @@
       setState(e.target, "reconnecting");
     } else if (code === 4401) {
       setState(e.target, "closed", "Not live: log in again");
-    } else if (code === 4400 || code === 4403) {
+    } else if (code === 4400 || code === 4403 || code === 4429) {
       setState(e.target, "closed", "Not live: " + (e.detail.event.reason || "refused"));
     } else {
       setState(e.target, "closed");

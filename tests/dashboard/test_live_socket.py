@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from dashboard.asgi import application
 from publishing import services
+from publishing.models import Member
+from streams.broadcast import announce
 from streams.models import Action
 from tests import factories
 
@@ -27,11 +28,11 @@ def session_cookie(user: Any) -> str:
 
 
 async def open_socket(
-    user: Any, query: str, *, origin: str = "http://testserver"
+    user: Any, query: str, *, origin: str = "http://testserver", session: str | None = None
 ) -> tuple[WebsocketCommunicator, bool, Any]:
     headers = [(b"host", b"testserver"), (b"origin", origin.encode())]
     if user is not None:
-        headers.append((b"cookie", f"sessionid={await session_cookie(user)}".encode()))
+        headers.append((b"cookie", f"sessionid={session or await session_cookie(user)}".encode()))
     communicator = WebsocketCommunicator(application, f"/ws/live/?{query}", headers=headers)
     connected, subprotocol = await communicator.connect()
     return communicator, connected, subprotocol
@@ -39,6 +40,14 @@ async def open_socket(
 
 def pushed_ids(frame: str) -> list[int]:
     return [int(pk) for pk in re.findall(r'<tr id="action-(\d+)"', frame)]
+
+
+async def receive_rows(socket: WebsocketCommunicator, count: int, timeout: float = 3) -> list[int]:
+    """Row ids in arrival order, across frames, until ``count`` arrived."""
+    ids: list[int] = []
+    while len(ids) < count:
+        ids += pushed_ids(await socket.receive_from(timeout=timeout))
+    return ids
 
 
 @pytest.fixture
@@ -105,9 +114,13 @@ async def test_staff_only_actions_never_reach_a_non_staff_socket(world: dict[str
     reader, _, _ = await open_socket(world["rae"], f"table=feed&after={after}")
     staff, _, _ = await open_socket(world["admin"], f"table=feed&after={after}")
 
-    await sync_to_async(record)(verb="logged in", actor=world["rae"], public=False)
+    action = await sync_to_async(record)(verb="logged in", actor=world["rae"], public=False)
 
-    assert pushed_ids(await staff.receive_from(timeout=3))
+    seen: list[int] = []  # logging the sockets in was audited too
+    while action.pk not in seen:
+        seen += pushed_ids(await staff.receive_from(timeout=3))
+    assert seen.count(action.pk) == 1  # once, though it has no owner
+    assert await staff.receive_nothing(timeout=0.2)
     assert await reader.receive_nothing(timeout=0.3)
     await reader.disconnect()
     await staff.disconnect()
@@ -122,12 +135,13 @@ async def test_connect_sends_rows_missed_since_after_oldest_first_then_live(worl
     )()
 
     socket, _, _ = await open_socket(world["alice"], f"table=reads&after={after}")
-    caught_up = [pushed_ids(await socket.receive_from(timeout=3))[0] for _ in missed]
-    assert caught_up == sorted(missed)
+    frame = await socket.receive_from(timeout=3)
+    assert pushed_ids(frame) == sorted(missed)  # one frame, oldest first: the newest ends on top
+    assert frame.count('hx-swap-oob="afterbegin"') == 3
 
     # The same row announced again (a late duplicate) is not sent twice.
     message = await sync_to_async(lambda: Action.objects.get(pk=missed[-1]).broadcast_message())()
-    await get_channel_layer().group_send("streams.actions", message)
+    announce(message)
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
 
@@ -207,16 +221,16 @@ async def test_small_json_frames_are_ignored(world: dict[str, Any]) -> None:
 async def test_a_row_is_rendered_once_per_process_for_all_sockets_of_a_table(
     world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dashboard.live
+    from dashboard.live import LiveKind
 
     renders = []
-    real = dashboard.live.render_row
+    real = LiveKind.render_rows
 
-    def counting(*args: Any) -> str:
-        renders.append(args)
-        return real(*args)
+    def counting(self: Any, actions: list[Any], variant: Any) -> list[str]:
+        renders.append([action.pk for action in actions])
+        return real(self, actions, variant)
 
-    monkeypatch.setattr(dashboard.live, "render_row", counting)
+    monkeypatch.setattr(LiveKind, "render_rows", counting)
     after = await newest_id()
     readers = [await sync_to_async(factories.user)(f"reader{n}") for n in range(3)]
     sockets = [(await open_socket(user, f"table=feed&after={after}"))[0] for user in readers]
@@ -227,13 +241,16 @@ async def test_a_row_is_rendered_once_per_process_for_all_sockets_of_a_table(
 
     frames = [await socket.receive_from(timeout=3) for socket in sockets]
     assert len({frame for frame in frames}) == 1 and pushed_ids(frames[0])
-    assert len(renders) == 1
+    assert renders == [pushed_ids(frames[0])]
     for socket in sockets:
         await socket.disconnect()
 
 
-async def test_bulk_operation_reaches_sockets_as_one_range(world: dict[str, Any]) -> None:
+async def test_bulk_operation_reaches_sockets_as_one_range(world: dict[str, Any], settings: Any) -> None:
     from publishing.models import StoryRead
+
+    # A bulk larger than the render cache still delivers every row.
+    settings.STREAMS = {**settings.STREAMS, "LIVE_RENDER_CACHE": 50}
 
     after = await newest_id()
     alice_socket, _, _ = await open_socket(world["alice"], f"table=reads&after={after}")
@@ -243,23 +260,145 @@ async def test_bulk_operation_reaches_sockets_as_one_range(world: dict[str, Any]
     def bulk() -> None:
         StoryRead.objects.bulk_create(StoryRead(story=world["dawn"], reader=world["rae"]) for _ in range(120))
 
-    await bulk()  # past BULK_ANNOUNCE_LIMIT: one message, each socket fetches its share
-    received = set()
-    while len(received) < 120:
-        received |= set(pushed_ids(await alice_socket.receive_from(timeout=3)))
-    assert len(received) == 120
+    await bulk()  # past BULK_ANNOUNCE_LIMIT: one message, each process loads the range once
+    received = await receive_rows(alice_socket, 120)
+    assert len(set(received)) == 120 and received == sorted(received)
     assert await bob_socket.receive_nothing(timeout=0.3)
     await alice_socket.disconnect()
     await bob_socket.disconnect()
 
 
-def test_ids_remembered_per_socket_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dashboard import consumers
+def test_ids_remembered_per_socket_are_bounded() -> None:
+    from streams.live.hub import IdMemory
 
-    monkeypatch.setattr(consumers, "SENT_MEMORY", 10)
-    consumer = consumers.LiveTableConsumer()
-    consumer.sent = set()
-    consumer.remember(range(1, 21))
-    assert len(consumer.sent) == 20
-    consumer.remember([21])
-    assert consumer.sent == set(range(12, 22))  # the newest ten stay
+    sent = IdMemory(keep=10)
+    sent.add_all(range(1, 21))
+    assert len(sent.ids) == 20
+    sent.add_all([21])
+    assert sent.ids == set(range(12, 22))  # the newest ten stay
+
+
+async def test_rows_committed_together_go_out_as_one_frame_in_id_order(world: dict[str, Any]) -> None:
+    from django.db import transaction
+
+    after = await newest_id()
+    socket, _, _ = await open_socket(world["alice"], f"table=reads&after={after}")
+    assert await socket.receive_nothing(timeout=0.2)
+
+    @sync_to_async
+    def three_reads() -> list[int]:
+        with transaction.atomic():
+            for _ in range(3):
+                services.story_read(story=world["dawn"], reader=world["rae"])
+        reads = Action.objects.filter(pk__gt=after, verb="read").order_by("id")
+        return list(reads.values_list("id", flat=True))
+
+    ids = await three_reads()
+    frame = await socket.receive_from(timeout=3)
+    assert pushed_ids(frame) == ids
+    assert await socket.receive_nothing(timeout=0.2)
+    await socket.disconnect()
+
+
+async def test_a_row_committed_after_a_newer_one_reaches_a_reconnecting_table(world: dict[str, Any]) -> None:
+    """Ids are not committed in id order: the cursor must not skip a late commit."""
+    floor = await newest_id()
+    await sync_to_async(services.story_read)(story=world["dawn"], reader=world["rae"])
+    await sync_to_async(services.story_read)(story=world["dawn"], reader=world["bob"])
+
+    @sync_to_async
+    def hold_back_the_older() -> Any:
+        older = Action.objects.filter(pk__gt=floor).order_by("id").first()
+        Action.objects.filter(pk=older.pk).delete()  # as if its transaction were still open
+        return older
+
+    older = await hold_back_the_older()
+    newer = await newest_id()
+    first, _, _ = await open_socket(world["alice"], f"table=reads&after={floor}&floor={floor}")
+    assert pushed_ids(await first.receive_from(timeout=3)) == [newer]
+    await first.disconnect()
+
+    await sync_to_async(older.save)(force_insert=True)  # commits late, while no socket is open
+    # The page shows ``newer`` (its newest) and rows down to ``floor``.
+    again, _, _ = await open_socket(world["alice"], f"table=reads&after={newer}&floor={floor}")
+    assert pushed_ids(await again.receive_from(timeout=3)) == [older.pk]
+    assert await again.receive_nothing(timeout=0.3)
+    await again.disconnect()
+
+
+async def test_a_catch_up_past_its_limit_says_so_and_links_to_a_reload(
+    world: dict[str, Any], settings: Any
+) -> None:
+    settings.STREAMS = {**settings.STREAMS, "LIVE_CATCH_UP_LIMIT": 5, "LIVE_FRAME_ROWS": 2}
+    after = await newest_id()
+    for _ in range(8):
+        await sync_to_async(services.story_read)(story=world["dawn"], reader=world["rae"])
+
+    socket, _, _ = await open_socket(world["alice"], f"table=reads&after={after}")
+    frames = [await socket.receive_from(timeout=3) for _ in range(4)]
+    assert [len(pushed_ids(frame)) for frame in frames[:3]] == [2, 2, 1]
+    assert "More than 5 actions happened while this table was away." in frames[3]
+    assert 'id="reads-new"' in frames[3] and 'href="/reads/?' in frames[3]
+    await socket.disconnect()
+
+
+async def wait_closed(socket: WebsocketCommunicator, timeout: float) -> dict[str, Any]:
+    while True:
+        output = await socket.receive_output(timeout=timeout)
+        if output["type"] == "websocket.close":
+            return output
+
+
+@pytest.mark.parametrize("how", ["logout", "lock", "deactivate", "lost staff"])
+async def test_a_socket_closes_when_its_session_ends_or_its_viewer_loses_the_table(
+    world: dict[str, Any], settings: Any, how: str
+) -> None:
+    settings.STREAMS = {**settings.STREAMS, "LIVE_RECHECK_SECONDS": 0.3}
+    user = world["admin"] if how == "lost staff" else world["rae"]
+    session = await session_cookie(user)
+    table = "audit" if how == "lost staff" else "feed"
+    socket, _, _ = await open_socket(user, f"table={table}&after=999999", session=session)
+    assert await socket.receive_nothing(timeout=0.5)  # open, and staying open
+
+    @sync_to_async
+    def end() -> None:
+        from importlib import import_module
+
+        from django.conf import settings as django_settings
+
+        if how == "logout":
+            import_module(django_settings.SESSION_ENGINE).SessionStore(session).delete()
+        elif how == "lost staff":
+            type(user).objects.filter(pk=user.pk).update(is_staff=False, is_superuser=False)
+        else:
+            member = Member.objects.get(user=user)
+            if member.state == Member.State.INVITED:
+                services.member_activate(member=member)
+            (services.member_lock if how == "lock" else services.member_deactivate)(member=member)
+
+    await end()
+    closing = await wait_closed(socket, timeout=3)
+    assert closing["code"] == (4403 if how == "lost staff" else 4401)
+
+
+async def test_live_sockets_per_session_are_capped(world: dict[str, Any], settings: Any) -> None:
+    settings.STREAMS = {**settings.STREAMS, "LIVE_SOCKETS_PER_SESSION": 2}
+    session = await session_cookie(world["rae"])
+    sockets = [
+        (await open_socket(world["rae"], "table=feed&after=999999", session=session))[0] for _ in range(3)
+    ]
+    closing = await wait_closed(sockets[2], timeout=3)
+    assert closing["code"] == 4429
+    assert await sockets[0].receive_nothing(timeout=0.2)
+    # Another session of the same user is counted on its own.
+    other, _, _ = await open_socket(world["rae"], "table=feed&after=999999")
+    assert await other.receive_nothing(timeout=0.2)
+    for socket in (*sockets[:2], other):
+        await socket.disconnect()
+
+
+async def test_an_idle_socket_gets_heartbeats(world: dict[str, Any], settings: Any) -> None:
+    settings.STREAMS = {**settings.STREAMS, "LIVE_HEARTBEAT_SECONDS": 0.3}
+    socket, _, _ = await open_socket(world["rae"], "table=feed&after=999999")
+    assert await socket.receive_from(timeout=3) == "<!--heartbeat-->"
+    await socket.disconnect()
