@@ -8,7 +8,9 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 SERVICES_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/signalboard} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
 
-.PHONY: run venv test test-fast test-browser test-services lint chromium services-start services-stop screenshots bench clean
+SERVE_WORKERS ?= 2
+
+.PHONY: run serve-prod venv test test-fast test-browser test-services lint chromium services-start services-stop screenshots bench clean
 
 venv: $(VENV)/.installed
 
@@ -18,6 +20,10 @@ $(VENV)/.installed: requirements.txt .python-version
 
 run: venv
 	@scripts/run.sh $(HOST) $(PORT)
+
+# The scale path on one machine: PostgreSQL, Redis, several uvicorn workers, DEBUG off.
+serve-prod: venv
+	@WORKERS=$(SERVE_WORKERS) scripts/serve_prod.sh $(HOST) $(PORT)
 
 lint: venv
 	$(VENV)/bin/ruff check .

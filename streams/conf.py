@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "BULK_ANNOUNCE_LIMIT": 100,
     # Live tables. Actions committed within this window go out together, as
     # one frame per socket.
-    "LIVE_BATCH_MS": 50,
+    "LIVE_BATCH_MS": 100,
     # Rows per frame at most (a bulk operation or a catch-up sends several).
     "LIVE_FRAME_ROWS": 100,
     # Rows a reconnecting table catches up on; past it, the page is told to reload.

@@ -19,6 +19,17 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# Playwright drives the system Chromium (never a downloaded one), headless.
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 BIN = Path(sys.executable).parent
 
 
@@ -118,7 +129,7 @@ def server_command(kind: str, port: int) -> list[str]:
     if kind == "uvicorn":
         return [
             str(BIN / "uvicorn"), "dashboard.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--ws-max-size", "4096", "--no-access-log",
+            "--ws-max-size", "4096", "--ws-per-message-deflate", "false", "--no-access-log",
         ]  # fmt: skip
     return [
         str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
@@ -127,7 +138,7 @@ def server_command(kind: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def make_server(env: dict[str, str], log: Path, kind: str = "daphne") -> Server:
+def make_server(env: dict[str, str], log: Path, kind: str = "uvicorn") -> Server:
     port = free_port()
     return Server(
         url=f"http://127.0.0.1:{port}", port=port, env=env, command=server_command(kind, port), log=log

@@ -447,14 +447,20 @@ def _verdicts(subscriptions: dict[str | None, list[Subscription]]) -> dict[str |
 
     engine = import_module(settings.SESSION_ENGINE)
     out: dict[str | None, list[Any]] = {}
+    # Sessions of one viewer share their subscriptions' verdicts: ask once per cycle.
+    known: dict[tuple[Any, ...], bool] = {}
     for key, subs in subscriptions.items():
         user = auth.get_user(SimpleNamespace(session=engine.SessionStore(key))) if key else None  # type: ignore[arg-type]
         if user is None or not user.is_authenticated:
             out[key] = [(codes.UNAUTHENTICATED, "session ended")] * len(subs)
             continue
-        out[key] = [
-            None if sub.still_allowed(user) else (codes.FORBIDDEN, "no longer allowed") for sub in subs
-        ]
+        verdicts = []
+        for sub in subs:
+            asked = (user.pk, *sub.key)
+            if asked not in known:
+                known[asked] = sub.still_allowed(user)
+            verdicts.append(None if known[asked] else (codes.FORBIDDEN, "no longer allowed"))
+        out[key] = verdicts
     return out
 
 

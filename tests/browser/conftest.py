@@ -8,18 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.servers import Server, make_server, manage, project_database, project_env
+from tests.servers import CHROMIUM, CHROMIUM_ARGS, Server, make_server, manage, project_database, project_env
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DEMO_PASSWORD = "demo-e2e"
 
 

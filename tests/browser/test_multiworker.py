@@ -30,7 +30,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "seed_demo", "--actions", "20")
         servers = [
-            make_server(env, tmp / "daphne.log"),
+            make_server(env, tmp / "daphne.log", kind="daphne"),
             make_server(env, tmp / "uvicorn.log", kind="uvicorn"),
         ]
         for server in servers:
