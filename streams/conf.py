@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVE_BATCH_MS": 100,
     # Rows per frame at most (a bulk operation or a catch-up sends several).
     "LIVE_FRAME_ROWS": 100,
+    # ... and about this many characters (a single larger row still goes alone).
+    "LIVE_FRAME_BYTES": 256 * 1024,
     # Rows a reconnecting table catches up on; past it, the page is told to reload.
     "LIVE_CATCH_UP_LIMIT": 2000,
     # A row committed this long after a newer one was recorded still reaches

@@ -133,7 +133,9 @@ def server_command(kind: str, port: int) -> list[str]:
         ]  # fmt: skip
     return [
         str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-        "--websocket-max-message-size", "4096", "--websocket-max-frame-size", "4096",
+        # Only the frame limit: daphne (autobahn) applies its message limit to
+        # outgoing messages too, and a live frame carries many rows.
+        "--websocket-max-frame-size", "4096",
         "dashboard.asgi:application",
     ]  # fmt: skip
 

@@ -76,17 +76,23 @@
   document.addEventListener("htmx:wsOpen", function (e) {
     e.target.dataset.opened = "1";
     e.target._wrapper = e.detail.socketWrapper;
+    e.target._retries = 0;
     e.target._lastFrame = Date.now();
     setState(e.target, "live");
     showPaused(tableName(e.target));
   });
   document.addEventListener("htmx:wsClose", function (e) {
     var code = e.detail.event.code;
-    if (code === 1001 && document.body.contains(e.target)) {
-      // The server went away (a restart): the extension only retries on
-      // 1006/1011/1012/1013, so retry this one too, without gaps (see above).
-      setTimeout(function () { e.detail.socketWrapper.reconnect(); }, 500 + Math.random() * 1000);
-      setState(e.target, "reconnecting");
+    if ((code === 1001 || code === 4012 || code === 4013) && document.body.contains(e.target)) {
+      // The server went away (a restart) or lost its broadcast (4012), or the
+      // broadcast is not back yet (4013): the extension only retries on
+      // 1006/1011/1012/1013, so retry these too, with growing, jittered
+      // delays, and catch up from the cursor (see above).
+      var liveEl = e.target;
+      var attempt = liveEl._retries = (liveEl._retries || 0) + 1;
+      var delay = Math.min(30000, 500 * Math.pow(2, Math.min(attempt, 6))) * (0.5 + Math.random() / 2);
+      setTimeout(function () { e.detail.socketWrapper.reconnect(); }, delay);
+      setState(liveEl, "reconnecting");
     } else if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) {
       setState(e.target, "reconnecting");
     } else if (code === 4401) {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-# The browser's websocket extension reconnects, with backoff, on these two.
-SERVICE_RESTART = 1012  # the broadcast subscription was lost: reconnect and catch up
-TRY_AGAIN_LATER = 1013  # the broadcast is not available yet
+# Reconnect and catch up: the page's script retries these with growing,
+# jittered delays. (Not 1012/1013: daphne's websocket library refuses to send
+# close codes other than 1000 and 3000-4999.)
+SERVICE_RESTART = 4012  # the broadcast subscription was lost
+TRY_AGAIN_LATER = 4013  # the broadcast is not available yet
 MESSAGE_TOO_BIG = 1009
 BAD_REQUEST = 4400
 UNAUTHENTICATED = 4401

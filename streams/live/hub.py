@@ -9,7 +9,7 @@ one query, rendered once per variant, and the same frame (several
 out-of-band fragments) is written to every socket of a group.
 
 When the subscription is lost (Redis down or hung), the hub closes its
-sockets with 1012: pages show "reconnecting" and catch up from their cursor
+sockets with 4012: pages show "reconnecting" and catch up from their cursor
 when the broadcast is back.
 """
 
@@ -33,7 +33,7 @@ from streams.query import ActionQuery
 logger = logging.getLogger("streams.live")
 
 HEARTBEAT_FRAME = "<!--heartbeat-->"
-# How long a connecting socket waits for the broadcast subscription before 1013.
+# How long a connecting socket waits for the broadcast subscription before 4013.
 JOIN_WAIT_SECONDS = 5.0
 
 
@@ -408,8 +408,20 @@ class Hub:
 
 
 def frames(fragments: list[str]) -> list[str]:
-    size = conf.get("LIVE_FRAME_ROWS")
-    return ["".join(fragments[i : i + size]) for i in range(0, len(fragments), size)]
+    """Fragments joined into frames of at most ``LIVE_FRAME_ROWS`` rows and about ``LIVE_FRAME_BYTES``."""
+    rows, size = conf.get("LIVE_FRAME_ROWS"), conf.get("LIVE_FRAME_BYTES")
+    out: list[str] = []
+    current: list[str] = []
+    length = 0
+    for piece in fragments:
+        if current and (len(current) >= rows or length + len(piece) > size):
+            out.append("".join(current))
+            current, length = [], 0
+        current.append(piece)
+        length += len(piece)
+    if current:
+        out.append("".join(current))
+    return out
 
 
 def _guarded(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:

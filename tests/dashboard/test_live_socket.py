@@ -268,6 +268,19 @@ async def test_bulk_operation_reaches_sockets_as_one_range(world: dict[str, Any]
     await bob_socket.disconnect()
 
 
+def test_frames_hold_at_most_so_many_rows_and_characters(settings: Any) -> None:
+    from streams.live.hub import frames
+
+    settings.STREAMS = {**settings.STREAMS, "LIVE_FRAME_ROWS": 3, "LIVE_FRAME_BYTES": 10}
+    assert frames(["aaaa", "bbbb", "cc", "d", "e", "f", "x" * 20, "g"]) == [
+        "aaaabbbbcc",
+        "def",
+        "x" * 20,
+        "g",
+    ]
+    assert frames([]) == []
+
+
 def test_ids_remembered_per_socket_are_bounded() -> None:
     from streams.live.hub import IdMemory
 

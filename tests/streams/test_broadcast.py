@@ -100,7 +100,7 @@ async def test_a_lost_subscription_closes_sockets_so_pages_reconnect_and_catch_u
     switchable.report(False)  # Redis down or hung, as the subscriber saw it
 
     closing = await socket_.receive_output(timeout=3)
-    assert (closing["type"], closing["code"]) == ("websocket.close", 1012)
+    assert (closing["type"], closing["code"]) == ("websocket.close", 4012)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -113,7 +113,7 @@ async def test_a_socket_is_refused_with_try_again_later_while_the_broadcast_is_d
     rae = await sync_to_async(factories.user)("rae")
     socket_, _, _ = await open_socket(rae, "table=feed&after=0")
     closing = await socket_.receive_output(timeout=3)
-    assert (closing["type"], closing["code"]) == ("websocket.close", 1013)
+    assert (closing["type"], closing["code"]) == ("websocket.close", 4013)
 
 
 @pytest.mark.services
