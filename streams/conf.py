@@ -30,8 +30,8 @@ DEFAULTS: dict[str, Any] = {
     # A bulk operation announces its actions one by one up to this many;
     # past it, one message tells open tables to fetch the range.
     "BULK_ANNOUNCE_LIMIT": 100,
-    # Live tables. Actions committed within this window go out together, as
-    # one frame per socket.
+    # Live tables. A socket gets a frame at most this often; actions
+    # committed in between go out together, as one frame of several rows.
     "LIVE_BATCH_MS": 100,
     # Rows per frame at most (a bulk operation or a catch-up sends several).
     "LIVE_FRAME_ROWS": 100,

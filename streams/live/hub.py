@@ -33,6 +33,8 @@ from streams.query import ActionQuery
 logger = logging.getLogger("streams.live")
 
 HEARTBEAT_FRAME = "<!--heartbeat-->"
+# How long the first action after a quiet spell waits for its siblings.
+GATHER_SECONDS = 0.01
 # How long a connecting socket waits for the broadcast subscription before 4013.
 JOIN_WAIT_SECONDS = 5.0
 
@@ -238,9 +240,16 @@ class Hub:
         self.wakeup.set()
 
     async def _flush_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = 0.0
         while True:
             await self.wakeup.wait()
-            await asyncio.sleep(conf.get("LIVE_BATCH_MS") / 1000)
+            # The first action after a quiet spell goes out at once (after a
+            # moment for the rest of its transaction); under load, frames go
+            # out at most once per LIVE_BATCH_MS, each carrying what arrived.
+            window = conf.get("LIVE_BATCH_MS") / 1000
+            await asyncio.sleep(max(GATHER_SECONDS, last + window - loop.time()))
+            last = loop.time()
             self.wakeup.clear()
             batch, self.pending = self.pending, []
             try:
