@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -68,6 +69,9 @@ def _story_page(
     )
 
 
+# One transaction: a page that fails after the read was written (the database
+# restarting mid-request) answers with an error and records no read.
+@transaction.atomic
 def story_detail(request: HttpRequest, pk: int) -> HttpResponse:
     story = _published_story(pk)
     if request.user.is_authenticated:

@@ -193,3 +193,26 @@ def test_story_page_queries_do_not_grow_with_reviews_and_replies(
         html = client.get(url(story)).content.decode()
     assert len(re.findall(r'<li class="review" id="review-', html)) == 10
     assert html.count('id="reply-') == 36
+
+
+def test_a_story_page_that_fails_after_the_read_records_no_read(
+    story: Story, rae: Any, client_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database going away mid-request: an error, and nothing the reader was not told of."""
+    from django.db import OperationalError
+
+    from publishing import views
+    from streams.models import Action
+
+    def lost_connection(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(views, "_story_page", lost_connection)
+    client = client_for(rae)
+    client.raise_request_exception = False
+    reads, actions = StoryRead.objects.count(), Action.objects.filter(verb="read").count()
+
+    assert client.get(url(story)).status_code >= 500
+
+    assert StoryRead.objects.count() == reads
+    assert Action.objects.filter(verb="read").count() == actions
