@@ -8,9 +8,11 @@ or ``PermissionDenied`` (closed 4403).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +27,8 @@ from streams import conf
 from streams.live.hub import IdMemory, Subscription, TooManySockets, Unavailable, frames, get_hub
 
 MAX_CLIENT_FRAME = 4096
+# Frames waiting for one slow client before it is told to reconnect.
+MAX_OUTBOX_FRAMES = 500
 
 
 class BadSubscription(Exception):
@@ -99,6 +103,8 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.sent = IdMemory()
+        self.outbox: deque[str | None] = deque()
+        self.writer: asyncio.Task[None] | None = None
         self.held: list[tuple[int, str]] = []
         self.catching_up = True
         self.new_count = 0
@@ -165,23 +171,51 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
             self.sent.add_all(ids + held)
             self.new_count = len(ids) + len(held)
             if self.new_count:
-                await self.send_frame(subscription.table.render_count(self.new_count, subscription.url))
+                self.deliver([subscription.table.render_count(self.new_count, subscription.url)])
             return
         rows, more = await db_call(rows_to_catch_up)(subscription, limit)
         await self.push(await self.hub.rows(subscription, rows))
         if more:
             notice = f"More than {limit} actions happened while this table was away."
-            await self.send_frame(subscription.table.render_notice(notice, subscription.url))
+            self.deliver([subscription.table.render_notice(notice, subscription.url)])
 
     async def push(self, rows: list[tuple[int, str]]) -> None:
         fresh = [(i, html) for i, html in rows if i not in self.sent]
         self.sent.add_all(i for i, _ in fresh)
-        for frame in frames([html for _, html in fresh]):
-            await self.send_frame(frame)
+        self.deliver(frames([html for _, html in fresh]))
 
-    async def send_frame(self, text: str) -> None:
+    def deliver(self, frames: list[str]) -> None:
+        """Queue frames; a task of this socket's own writes them.
+
+        The server's send waits while a client reads slowly (uvicorn pauses on
+        a full buffer): the hub must never wait for one socket. A client so
+        slow that frames pile up is closed with 4012, to reconnect and catch
+        up from its cursor once it has read what it had.
+        """
+        if not frames:
+            return
         self.last_sent = time.monotonic()
-        await self._frame_send({"type": "websocket.send", "text": text})
+        self.outbox.extend(frames)
+        if len(self.outbox) > MAX_OUTBOX_FRAMES:
+            self.outbox.clear()
+            if self.hub is not None:
+                self.hub.leave(self)
+            self.outbox.append(None)  # then close
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        send = self._frame_send
+        try:
+            while self.outbox:
+                text = self.outbox.popleft()
+                if text is None:
+                    await self.close_with(codes.SERVICE_RESTART, "too slow: reconnect and catch up")
+                    self.outbox.clear()
+                    return
+                await send({"type": "websocket.send", "text": text})
+        except Exception:  # the client went away meanwhile: disconnect() cleans up
+            self.outbox.clear()
 
     @property
     def _frame_send(self) -> Callable[[dict[str, Any]], Awaitable[None]]:

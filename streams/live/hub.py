@@ -88,7 +88,9 @@ class LiveSocket(Protocol):
     last_sent: float
     new_count: int
 
-    async def send_frame(self, text: str) -> None: ...
+    def deliver(self, frames: list[str]) -> None:
+        """Queue frames for this socket; never waits for its client."""
+        ...
 
     async def close_with(self, code: int, reason: str) -> None: ...
 
@@ -229,9 +231,10 @@ class Hub:
         task.add_done_callback(self.chores.discard)
 
     async def close_all(self, code: int, reason: str) -> None:
+        # Each on its own: a close waits for its client like any frame.
         for socket in list(self.sockets):
-            await _quietly(socket.close_with(code, reason))
             self.leave(socket)
+            self._background(_quietly(socket.close_with(code, reason)))
 
     # Incoming actions -------------------------------------------------
 
@@ -334,7 +337,7 @@ class Hub:
                 elif fresh:
                     socket.sent.add_all(fresh)
                     socket.new_count += len(fresh)
-                    await _quietly(socket.send_frame(sub.table.render_count(socket.new_count, sub.url)))
+                    socket.deliver([sub.table.render_count(socket.new_count, sub.url)])
             return
         rows = [(i, rendered.get((sub.variant, i)) or self.rendered.get((sub.variant, i))) for i in ids]
         rows_html = [(i, fragment(sub.table.name, html)) for i, html in rows if html is not None]
@@ -351,8 +354,7 @@ class Hub:
             else:
                 own = shared
             socket.sent.add_all(ids_sent)
-            for frame in own:
-                await _quietly(socket.send_frame(frame))
+            socket.deliver(own)
             self.stats["frames"] += len(own)
 
     async def rows(self, subscription: Subscription, actions: list[Any]) -> list[tuple[int, str]]:
@@ -383,7 +385,7 @@ class Hub:
             now = time.monotonic()
             for socket in list(self.sockets):
                 if not socket.catching_up and now - socket.last_sent >= heartbeat:
-                    await _quietly(socket.send_frame(HEARTBEAT_FRAME))
+                    socket.deliver([HEARTBEAT_FRAME])
             if now - last_check >= conf.get("LIVE_RECHECK_SECONDS"):
                 last_check = now
                 try:
@@ -408,8 +410,8 @@ class Hub:
                 if verdict is None:
                     continue
                 code, reason = verdict
-                await _quietly(socket.close_with(code, reason))
                 self.leave(socket)
+                self._background(_quietly(socket.close_with(code, reason)))
 
     async def run[T](self, func: Callable[..., T], *args: Any) -> T:
         """Database and template work, off the event loop, on the hub's own thread."""
