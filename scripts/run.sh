@@ -12,7 +12,7 @@ $py manage.py collectstatic --noinput -v 0
 $py manage.py seed_demo
 echo
 echo "Signalboard on http://$host:$port/  (Ctrl-C stops it; the simulator runs inside)"
-# uvicorn rather than daphne: a third less server CPU per live row in
+# uvicorn rather than daphne: a third of daphne's server CPU per live row in
 # bench.live_latency, and it closes an oversized client frame with 1009.
 # Its lifespan startup starts the simulator.
 exec .venv/bin/uvicorn dashboard.asgi:application --host "$host" --port "$port" \
