@@ -500,30 +500,27 @@ def run_baseline(d: Drill) -> Fault | None:
     return None
 
 
-def run_redis_stop(d: Drill) -> Fault:
+def _redis_fault(d: Drill, begin: Any, finish: Any, what: str) -> Fault:
+    """Writers on, then Redis broken by ``begin`` for --fault-seconds, then ``finish``."""
     d.start_writers()
     d.sleep(d.args.pre_seconds)
     start = time.monotonic()
-    d.redis.shutdown()
-    d.sleep(d.args.fault_seconds)
-    d.redis.start()
-    end = time.monotonic()
-    d.sleep(d.args.post_seconds)
-    return Fault(start, end, f"Redis down {end - start:.1f} s")
-
-
-def run_redis_hang(d: Drill) -> Fault:
-    d.start_writers()
-    d.sleep(d.args.pre_seconds)
-    start = time.monotonic()
-    d.redis.pause()
+    begin()
     try:
         d.sleep(d.args.fault_seconds)
     finally:
-        d.redis.resume()
+        finish()
     end = time.monotonic()
     d.sleep(d.args.post_seconds)
-    return Fault(start, end, f"Redis frozen {end - start:.1f} s")
+    return Fault(start, end, f"Redis {what} {end - start:.1f} s")
+
+
+def run_redis_stop(d: Drill) -> Fault:
+    return _redis_fault(d, d.redis.shutdown, d.redis.start, "down")
+
+
+def run_redis_hang(d: Drill) -> Fault:
+    return _redis_fault(d, d.redis.pause, d.redis.resume, "frozen")
 
 
 def run_worker_kill(d: Drill) -> Fault:

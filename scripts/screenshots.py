@@ -13,16 +13,10 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import CHROMIUM
+from tests.servers import CHROMIUM_ARGS as ARGS
+
 PAGES = {
     "admin": ["/feed/", "/reads/", "/replies/", "/audit/", "/members/"],
     "alice": ["/feed/", "/reads/", "/stories/"],
