@@ -153,10 +153,14 @@ async def test_count_mode_sends_a_new_rows_bar(world: dict[str, Any]) -> None:
     await sync_to_async(services.story_read)(story=world["dawn"], reader=world["rae"])
     await sync_to_async(services.story_read)(story=world["dawn"], reader=world["bob"])
 
-    assert "1 new action — show" in await socket.receive_from(timeout=3)
-    second = await socket.receive_from(timeout=3)
-    assert "2 new actions — show" in second and 'id="reads-new"' in second
-    assert "<tr" not in second
+    # The two may come in one frame or two (they may share a batch): the bar counts both.
+    frames = [await socket.receive_from(timeout=3)]
+    if "2 new actions" not in frames[0]:
+        assert "1 new action — show" in frames[0]
+        frames.append(await socket.receive_from(timeout=3))
+    assert "2 new actions — show" in frames[-1] and 'id="reads-new"' in frames[-1]
+    assert not any("<tr" in frame for frame in frames)
+    assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
 
 
@@ -291,7 +295,9 @@ def test_ids_remembered_per_socket_are_bounded() -> None:
     assert sent.ids == set(range(12, 22))  # the newest ten stay
 
 
-async def test_rows_committed_together_go_out_as_one_frame_in_id_order(world: dict[str, Any]) -> None:
+async def test_rows_committed_together_go_out_as_one_frame_in_id_order(
+    world: dict[str, Any], settings: Any
+) -> None:
     from django.db import transaction
 
     after = await newest_id()
@@ -307,8 +313,12 @@ async def test_rows_committed_together_go_out_as_one_frame_in_id_order(world: di
         return list(reads.values_list("id", flat=True))
 
     ids = await three_reads()
-    frame = await socket.receive_from(timeout=3)
-    assert pushed_ids(frame) == ids
+    if not settings.STREAMS.get("BROADCAST_URL"):
+        # In-process, the three announces reach the hub before it runs: one frame.
+        assert pushed_ids(await socket.receive_from(timeout=3)) == ids
+    else:
+        # Through Redis they usually share a frame; the order always holds.
+        assert await receive_rows(socket, 3) == ids
     assert await socket.receive_nothing(timeout=0.2)
     await socket.disconnect()
 
