@@ -103,7 +103,8 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.sent = IdMemory()
-        self.outbox: deque[str | None] = deque()
+        self.outbox: deque[str] = deque()
+        self.dropped = False
         self.writer: asyncio.Task[None] | None = None
         self.held: list[tuple[int, str]] = []
         self.catching_up = True
@@ -190,30 +191,30 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         The server's send waits while a client reads slowly (uvicorn pauses on
         a full buffer): the hub must never wait for one socket. A client so
         slow that frames pile up is closed with 4012, to reconnect and catch
-        up from its cursor once it has read what it had.
+        up from its cursor once it reads again.
         """
-        if not frames:
+        if not frames or self.dropped:
             return
         self.last_sent = time.monotonic()
         self.outbox.extend(frames)
+        loop = asyncio.get_running_loop()
         if len(self.outbox) > MAX_OUTBOX_FRAMES:
+            self.dropped = True
             self.outbox.clear()
             if self.hub is not None:
                 self.hub.leave(self)
-            self.outbox.append(None)  # then close
+            if self.writer is not None:
+                self.writer.cancel()  # stuck in a send that may never return
+            self.writer = loop.create_task(self.close_with(codes.SERVICE_RESTART, "too slow: reconnect"))
+            return
         if self.writer is None or self.writer.done():
-            self.writer = asyncio.get_running_loop().create_task(self._write())
+            self.writer = loop.create_task(self._write())
 
     async def _write(self) -> None:
         send = self._frame_send
         try:
             while self.outbox:
-                text = self.outbox.popleft()
-                if text is None:
-                    await self.close_with(codes.SERVICE_RESTART, "too slow: reconnect and catch up")
-                    self.outbox.clear()
-                    return
-                await send({"type": "websocket.send", "text": text})
+                await send({"type": "websocket.send", "text": self.outbox.popleft()})
         except Exception:  # the client went away meanwhile: disconnect() cleans up
             self.outbox.clear()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -425,3 +426,36 @@ async def test_an_idle_socket_gets_heartbeats(world: dict[str, Any], settings: A
     socket, _, _ = await open_socket(world["rae"], "table=feed&after=999999")
     assert await socket.receive_from(timeout=3) == "<!--heartbeat-->"
     await socket.disconnect()
+
+
+async def test_a_client_too_slow_to_read_is_told_to_reconnect_and_holds_up_no_one(
+    world: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams.live import consumer
+
+    settings.STREAMS = {**settings.STREAMS, "LIVE_BATCH_MS": 0}
+    monkeypatch.setattr(consumer, "MAX_OUTBOX_FRAMES", 3)
+    after = await newest_id()
+    fast, _, _ = await open_socket(world["bob"], f"table=feed&after={after}")
+    slow, _, _ = await open_socket(world["alice"], f"table=reads&after={after}")
+    stuck = asyncio.Event()  # never set: alice's client reads nothing
+    real = consumer.LiveTableConsumer._frame_send
+
+    def frame_send(self: Any) -> Any:
+        if self.scope["user"].username != "alice":
+            return real.fget(self)
+
+        async def never(message: dict[str, Any]) -> None:
+            await stuck.wait()
+
+        return never
+
+    monkeypatch.setattr(consumer.LiveTableConsumer, "_frame_send", property(frame_send))
+    for _ in range(5):  # five frames for alice: one in flight, then more than three waiting
+        await sync_to_async(services.story_read)(story=world["dawn"], reader=world["rae"])
+        assert pushed_ids(await fast.receive_from(timeout=3))  # bob's feed is not held up
+        await asyncio.sleep(0.03)
+
+    closing = await wait_closed(slow, timeout=3)
+    assert closing["code"] == 4012
+    await fast.disconnect()
