@@ -29,7 +29,7 @@ if [ "${SIMULATE:-1}" = 1 ]; then
 fi
 echo
 echo "Signalboard (production settings, $workers workers) on http://$host:$port/  (Ctrl-C stops it)"
-.venv/bin/uvicorn dashboard.asgi:application --host "$host" --port "$port" --workers "$workers" \
+SIMULATE=0 .venv/bin/uvicorn dashboard.asgi:application --host "$host" --port "$port" --workers "$workers" \
     --ws-max-size 4096 --ws-per-message-deflate false --no-access-log &
 pids+=($!)
 wait "${pids[-1]}"
