@@ -14,7 +14,7 @@ class Command(BaseCommand):
     help = (
         "Keep the demo busy: crowd members read, comment and publish through the "
         "publishing app's own services. As its own process, live tables see the "
-        "events only through a shared channel layer (REDIS_URL)."
+        "events only through the Redis broadcast (REDIS_URL)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
