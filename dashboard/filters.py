@@ -116,7 +116,10 @@ class ActionFilterSet(django_filters.FilterSet):
             object_type_id=_content_type_id(data.get("object_type")),
             target_type_id=_content_type_id(data.get("target_type")),
             since=_day_start(data.get("since")),
-            until=_day_start(until + datetime.timedelta(days=1)) if until else None,
+            # The last day there is has no day after it: no upper bound then.
+            until=_day_start(until + datetime.timedelta(days=1))
+            if until and until < datetime.date.max
+            else None,
             text=(data.get("q") or "").strip(),
         )
 

@@ -30,6 +30,7 @@ from streams.csvexport import csv_lines
 from streams.models import Action
 
 PER_PAGE = 25
+MAX_PAGE = 10**9
 SORT_PARAM = "sort"
 PAGE_PARAM = "page"
 # The table's own parameters, which the live socket does not need.
@@ -88,7 +89,9 @@ class ActionTableView(ActionTableMixin, View):
     def paginate(self, table: ActionTable, rows: Any) -> None:
         """Page without counting; only a page past the end costs a count, to find the last."""
         try:
-            number = max(1, int(self.request.GET.get(PAGE_PARAM, 1)))
+            # Past MAX_PAGE an OFFSET overflows the database's integers; such a
+            # page is past the end anyway, and shows the last one.
+            number = min(MAX_PAGE, max(1, int(self.request.GET.get(PAGE_PARAM, 1))))
         except ValueError:
             number = 1
         try:

@@ -187,6 +187,21 @@ def test_page_past_the_end_shows_the_last_page(alice: Any, rae: Any, client_for:
     assert row_ids(past.content.decode()) == row_ids(last) and len(row_ids(last)) == 5
     assert "Page 2" in past.content.decode()
     assert len(row_ids(client.get("/reads/", {"page": "abc"}).content.decode())) == 25
+    # A page number past any integer the database takes: still the last page, not a 500.
+    huge = client.get("/reads/", {"page": str(10**20)})
+    assert huge.status_code == 200 and row_ids(huge.content.decode()) == row_ids(last)
+
+
+@pytest.mark.parametrize("path", ["/feed/", "/feed/export.csv", "/reads/", "/reads/export.csv"])
+def test_the_last_day_there_is_as_until_is_no_upper_bound_not_a_500(
+    history: dict[str, Any], alice: Any, client_for: Any, path: str
+) -> None:
+    response = client_for(alice).get(path, {"until": "9999-12-31"})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    everything = client_for(alice).get(path)
+    everything_body = b"".join(everything.streaming_content) if everything.streaming else everything.content
+    assert body.count(b"rae") == everything_body.count(b"rae") > 0
 
 
 def test_sort_by_a_column_orders_rows_and_keeps_it_in_the_form(
