@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.browser.conftest import log_in
 from tests.servers import CHROMIUM, CHROMIUM_ARGS
 
 ROW_IDS = "() => Array.from(document.querySelectorAll('#reads-rows > tr[id^=\"action-\"]'), tr => tr.id)"
@@ -24,13 +25,8 @@ class ReadsPage:
             self.browser = self._playwright.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
-            page = self.browser.new_context().new_page()
+            page = log_in(self.browser.new_context().new_page(), base_url, username, password)
             page.set_default_timeout(20_000)
-            page.goto(f"{base_url}/accounts/login/")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base_url}/feed/")
             page.goto(f"{base_url}/reads/")
             page.wait_for_selector("#reads-live .live-status[data-state=live]")
             self.page = page

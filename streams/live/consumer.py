@@ -144,7 +144,7 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         finally:
             self.catching_up = False
         held, self.held = self.held, []
-        await self.push([(i, html) for i, html in held if i not in self.sent])
+        self.push(held)
 
     async def disconnect(self, code: int) -> None:
         if self.hub is not None:
@@ -167,7 +167,8 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         limit = conf.get("LIVE_CATCH_UP_LIMIT")
         if subscription.count_only:
             ids = await db_call(ids_to_count)(subscription, limit)
-            held = [i for i, _ in self.held if i not in set(ids)]
+            counted = set(ids)
+            held = [i for i, _ in self.held if i not in counted]
             self.held = []
             self.sent.add_all(ids + held)
             self.new_count = len(ids) + len(held)
@@ -175,12 +176,12 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
                 self.deliver([subscription.table.render_count(self.new_count, subscription.url)])
             return
         rows, more = await db_call(rows_to_catch_up)(subscription, limit)
-        await self.push(await self.hub.rows(subscription, rows))
+        self.push(await self.hub.rows(subscription, rows))
         if more:
             notice = f"More than {limit} actions happened while this table was away."
             self.deliver([subscription.table.render_notice(notice, subscription.url)])
 
-    async def push(self, rows: list[tuple[int, str]]) -> None:
+    def push(self, rows: list[tuple[int, str]]) -> None:
         fresh = [(i, html) for i, html in rows if i not in self.sent]
         self.sent.add_all(i for i, _ in fresh)
         self.deliver(frames([html for _, html in fresh]))

@@ -120,7 +120,7 @@ def fragment(table: str, row_html: str) -> str:
 @dataclass(eq=False)
 class Group:
     subscription: Subscription
-    sockets: set[Any] = field(default_factory=set)
+    sockets: set[LiveSocket] = field(default_factory=set)
 
 
 class TooManySockets(Exception):
@@ -134,7 +134,7 @@ class Unavailable(Exception):
 class Hub:
     def __init__(self) -> None:
         self.transport = get_transport()
-        self.sockets: set[Any] = set()
+        self.sockets: set[LiveSocket] = set()
         self.groups: dict[tuple[Any, ...], Group] = {}
         # Owner id -> groups whose query names that owner; None -> groups for any owner.
         self.by_owner: dict[int | None, set[Group]] = defaultdict(set)
@@ -145,11 +145,10 @@ class Hub:
         self.tasks: list[asyncio.Task[Any]] = []
         self.chores: set[asyncio.Task[Any]] = set()
         self.rendered: OrderedDict[tuple[Hashable, int], str] = OrderedDict()
-        self.stats: Counter[str] = Counter()
 
     # Sockets ----------------------------------------------------------
 
-    async def join(self, socket: Any) -> None:
+    async def join(self, socket: LiveSocket) -> None:
         """Register a socket; raises ``TooManySockets`` or ``Unavailable``."""
         key = socket.session_key
         limit = conf.get("LIVE_SOCKETS_PER_SESSION")
@@ -170,7 +169,7 @@ class Hub:
             self.by_owner[subscription.query.owner_id].add(group)
         group.sockets.add(socket)
 
-    def leave(self, socket: Any) -> None:
+    def leave(self, socket: LiveSocket) -> None:
         if socket not in self.sockets:
             return
         self.sockets.discard(socket)
@@ -221,8 +220,7 @@ class Hub:
             self.healthy.set()
             return
         self.healthy.clear()
-        self.stats["lost"] += 1
-        self._background(self.close_all(codes.SERVICE_RESTART, "live updates interrupted"))
+        self.close_all(codes.SERVICE_RESTART, "live updates interrupted")
 
     def _background(self, coroutine: Any) -> None:
         # The loop keeps only a weak reference to a task: hold it until it is done.
@@ -230,7 +228,7 @@ class Hub:
         self.chores.add(task)
         task.add_done_callback(self.chores.discard)
 
-    async def close_all(self, code: int, reason: str) -> None:
+    def close_all(self, code: int, reason: str) -> None:
         # Each on its own: a close waits for its client like any frame.
         for socket in list(self.sockets):
             self.leave(socket)
@@ -262,11 +260,11 @@ class Hub:
             except Exception:
                 # Rows this batch could not deliver reach the tables on resync.
                 logger.exception("live fan-out failed for %s message(s); resynchronising", len(batch))
-                await self.close_all(codes.SERVICE_RESTART, "live updates interrupted")
+                self.close_all(codes.SERVICE_RESTART, "live updates interrupted")
 
     async def flush(self, batch: list[dict[str, Any]]) -> None:
         if any(message.get("type") == RESYNC for message in batch):
-            await self.close_all(codes.SERVICE_RESTART, "live updates resynchronising")
+            self.close_all(codes.SERVICE_RESTART, "live updates resynchronising")
             return
         actions: dict[int, Any] = {}
         messages = [m for m in batch if m.get("type") == "action.created"]
@@ -288,24 +286,22 @@ class Hub:
                     matched[group].append(message["id"])
         if not matched:
             return
-        # Render what is missing, once per variant, with one query for all rows.
-        wanted: dict[Hashable, tuple[Any, set[int]]] = {}
+        # Render what is missing, once per variant (rows render the same in
+        # every table of a variant), with one query for all rows.
+        wanted: dict[Hashable, tuple[Subscription, set[int]]] = {}
         for group, ids in matched.items():
             sub = group.subscription
             if sub.count_only:
                 continue
             missing = {i for i in ids if (sub.variant, i) not in self.rendered}
             if missing:
-                entry = wanted.setdefault((sub.table.name, sub.variant), (sub, set()))
-                entry[1].update(missing)
+                wanted.setdefault(sub.variant, (sub, set()))[1].update(missing)
         # This batch's rows, whatever the cache keeps (a bulk may be larger than it).
         rendered = await self.run(self._render, list(wanted.values()), actions) if wanted else {}
         for key, html in rendered.items():
             self._remember(*key, html)
-        self.stats["batches"] += 1
-        self.stats["actions"] += len(messages)
         for group, ids in matched.items():
-            await self._deliver(group, ids, rendered)
+            self._deliver(group, ids, rendered)
 
     def _render(
         self, wanted: list[tuple[Subscription, set[int]]], loaded: dict[int, Any]
@@ -327,7 +323,7 @@ class Hub:
         while len(self.rendered) > conf.get("LIVE_RENDER_CACHE"):
             self.rendered.popitem(last=False)
 
-    async def _deliver(self, group: Group, ids: list[int], rendered: dict[tuple[Hashable, int], str]) -> None:
+    def _deliver(self, group: Group, ids: list[int], rendered: dict[tuple[Hashable, int], str]) -> None:
         sub = group.subscription
         if sub.count_only:
             for socket in list(group.sockets):
@@ -355,25 +351,18 @@ class Hub:
                 own = shared
             socket.sent.add_all(ids_sent)
             socket.deliver(own)
-            self.stats["frames"] += len(own)
 
     async def rows(self, subscription: Subscription, actions: list[Any]) -> list[tuple[int, str]]:
         """(id, fragment) for loaded actions, through the render cache (catch-up)."""
-        missing = [a for a in actions if (subscription.variant, a.pk) not in self.rendered]
+        variant = subscription.variant
+        html = {action.pk: self.rendered.get((variant, action.pk)) for action in actions}
+        missing = [action for action in actions if html[action.pk] is None]
         if missing:
-            for action, html in zip(
-                missing,
-                await self.run(subscription.table.render_rows, missing, subscription.variant),
-                strict=True,
-            ):
-                self._remember(subscription.variant, action.pk, html)
-        out = []
-        for action in actions:
-            html = self.rendered.get((subscription.variant, action.pk))
-            if html is None:  # evicted meanwhile: render it alone
-                html = (await self.run(subscription.table.render_rows, [action], subscription.variant))[0]
-            out.append((action.pk, fragment(subscription.table.name, html)))
-        return out
+            fresh = await self.run(subscription.table.render_rows, missing, variant)
+            for action, row in zip(missing, fresh, strict=True):
+                html[action.pk] = row
+                self._remember(variant, action.pk, row)
+        return [(action.pk, fragment(subscription.table.name, html[action.pk])) for action in actions]
 
     # Housekeeping -----------------------------------------------------
 
@@ -397,7 +386,7 @@ class Hub:
 
     async def recheck(self) -> None:
         """Close sockets whose session ended or whose viewer may no longer see their table."""
-        by_session: dict[str | None, list[Any]] = defaultdict(list)
+        by_session: dict[str | None, list[LiveSocket]] = defaultdict(list)
         for socket in self.sockets:
             by_session[socket.session_key].append(socket)
         if not by_session:
@@ -436,14 +425,13 @@ def frames(fragments: list[str]) -> list[str]:
 
 
 def _guarded(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    from django.db import DatabaseError, connections
+    from django.db import DatabaseError
 
     try:
         return func(*args)
     except DatabaseError:
         # A restarted database: start the next call on a fresh connection.
-        for connection in connections.all(initialized_only=True):
-            connection.close()
+        _close_connections()
         raise
 
 

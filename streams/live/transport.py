@@ -49,9 +49,6 @@ class Transport:
         """Run until cancelled: hand batches of messages to ``deliver``, report health to ``on_state``."""
         raise NotImplementedError
 
-    def stats(self) -> dict[str, int]:
-        return {}
-
 
 class LocalTransport(Transport):
     """Every subscriber in this process gets every message, through its own event loop."""
@@ -60,13 +57,11 @@ class LocalTransport(Transport):
         self._subscribers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deliver] = (
             weakref.WeakKeyDictionary()
         )
-        self.published = 0
 
     def publish(self, message: dict[str, Any]) -> None:
         for loop, deliver in list(self._subscribers.items()):
             if loop.is_closed():
                 continue
-            self.published += 1
             try:
                 loop.call_soon_threadsafe(deliver, [message])
             except RuntimeError:  # the loop closed meanwhile
@@ -105,9 +100,6 @@ class RedisTransport(Transport):
         self.published = 0
         self.dropped = 0
         self.failures = 0
-
-    def stats(self) -> dict[str, int]:
-        return {"published": self.published, "dropped": self.dropped, "failures": self.failures}
 
     # Publishing -------------------------------------------------------
 

@@ -46,13 +46,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             server.stop()
 
 
-def log_in(page: Page, server: Server, username: str) -> Page:
+def log_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSWORD) -> Page:
     page.set_default_timeout(10_000)
-    page.goto(f"{server.url}/accounts/login/")
+    page.goto(f"{base_url}/accounts/login/")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/feed/")
+    page.wait_for_url(f"{base_url}/feed/")
     return page
 
 
@@ -63,7 +63,7 @@ def login(browser: Browser, site: Server) -> Iterator[Any]:
     def open_as(username: str, **context_args: Any) -> Page:
         context = browser.new_context(**context_args)
         contexts.append(context)
-        return log_in(context.new_page(), site, username)
+        return log_in(context.new_page(), site.url, username)
 
     yield open_as
     for context in contexts:

@@ -43,7 +43,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
 
 
 def login(browser: Browser, server: Server, username: str) -> Any:
-    return log_in(browser.new_context().new_page(), server, username)
+    return log_in(browser.new_context().new_page(), server.url, username)
 
 
 @pytest.mark.parametrize("direction", ["daphne-to-uvicorn", "uvicorn-to-daphne"])

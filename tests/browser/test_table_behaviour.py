@@ -80,7 +80,7 @@ def test_indicator_says_reconnecting_while_the_server_is_away_and_no_row_is_lost
 
 def test_without_javascript_the_table_filters_sorts_and_exports(browser: Browser, site: Server) -> None:
     context = browser.new_context(java_script_enabled=False, accept_downloads=True)
-    page = log_in(context.new_page(), site, "admin")
+    page = log_in(context.new_page(), site.url, "admin")
 
     page.select_option("#feed-filters select[name=verb]", "commented")
     page.click("#feed-filters button[type=submit]")
