@@ -7,6 +7,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
+from streams import search
+
 
 class Action(models.Model):
     """One thing someone did: ``<actor> <verb> <object> [on <target>]``.
@@ -27,14 +29,15 @@ class Action(models.Model):
     actor_name = models.CharField(max_length=150)
     verb = models.CharField(max_length=32)
 
+    # The foreign keys below are indexed by Meta.indexes, led by them.
     object_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=255, blank=True)
 
     target_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(max_length=255, blank=True)
@@ -48,21 +51,32 @@ class Action(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     public = models.BooleanField(default=True)
 
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     changes = models.JSONField(null=True, blank=True)
+    # Who, did, what and on, folded for search (streams.search); set on save.
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-timestamp", "-id"]
+        # Every table order is (column, timestamp, id), all one direction, so
+        # one index serves a column's filter, its sort both ways and keyset
+        # paging by row comparison. The text search index is made by the
+        # migrations per database (streams.migrations.0003).
         indexes = [
-            models.Index(fields=["-timestamp", "-id"], name="streams_action_newest"),
-            models.Index(fields=["public", "-timestamp", "-id"], name="streams_action_public_newest"),
-            models.Index(fields=["owner", "verb", "-timestamp", "-id"], name="streams_action_owner_verb"),
-            models.Index(fields=["verb", "-timestamp", "-id"], name="streams_action_verb_newest"),
-            models.Index(fields=["actor_name", "-timestamp", "-id"], name="streams_action_actor_newest"),
+            models.Index(fields=["timestamp", "id"], name="streams_action_newest"),
+            models.Index(fields=["public", "timestamp", "id"], name="streams_action_public_newest"),
+            models.Index(fields=["owner", "verb", "timestamp", "id"], name="streams_action_owner_verb"),
+            models.Index(fields=["verb", "timestamp", "id"], name="streams_action_verb_newest"),
+            models.Index(fields=["actor_name", "timestamp", "id"], name="streams_action_actor_newest"),
+            models.Index(fields=["object_type", "timestamp", "id"], name="streams_action_object_type"),
+            models.Index(fields=["target_type", "timestamp", "id"], name="streams_action_target_type"),
+            models.Index(fields=["object_repr", "timestamp", "id"], name="streams_action_object_repr"),
+            models.Index(fields=["target_repr", "timestamp", "id"], name="streams_action_target_repr"),
         ]
 
     def __str__(self) -> str:
@@ -72,6 +86,14 @@ class Action(models.Model):
         if self.target_repr:
             text += f" on {self.target_repr}"
         return text
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_text = self.document()
+        super().save(*args, **kwargs)
+
+    def document(self) -> str:
+        """What a text search looks in (``bulk_create`` callers set ``search_text`` to it)."""
+        return search.document(self.actor_name, self.verb, self.object_repr, self.target_repr)
 
     def broadcast_message(self) -> dict[str, Any]:
         """The small message announced after commit: the id and what filters match on."""

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
+
+from streams import search, search_index
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,7 @@ class ActionQuery:
             filters["timestamp__lt"] = self.until
         queryset = queryset.filter(**filters)
         if self.text:
-            queryset = queryset.filter(
-                Q(actor_name__icontains=self.text)
-                | Q(verb__icontains=self.text)
-                | Q(object_repr__icontains=self.text)
-                | Q(target_repr__icontains=self.text)
-            )
+            queryset = search_index.search(queryset, search.needle(self.text))
         return queryset
 
     def matches(self, message: dict[str, Any]) -> bool:
@@ -76,21 +73,9 @@ class ActionQuery:
             if self.until is not None and timestamp >= self.until:
                 return False
         if self.text:
-            needle = ascii_lower(self.text)
-            haystack = (
-                message["actor"],
-                message["verb"],
-                message["object_repr"],
-                message["target_repr"],
+            document = search.document(
+                message["actor"], message["verb"], message["object_repr"], message["target_repr"]
             )
-            if not any(needle in ascii_lower(value) for value in haystack):
+            if not search.matches(search.needle(self.text), document):
                 return False
         return True
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def ascii_lower(text: str) -> str:
-    """Lower-case ASCII letters only, as ``icontains`` does on SQLite (and PostgreSQL in the C locale)."""
-    return text.translate(_ASCII_LOWER)

@@ -71,6 +71,7 @@ def _build(
         user_agent=ctx.user_agent,
         changes=jsonable(changes) if changes is not None else None,
     )
+    action.search_text = action.document()
     if isinstance(owner, models.Model):
         action.owner = owner
     else:

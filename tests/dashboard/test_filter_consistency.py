@@ -23,7 +23,8 @@ from tests import factories
 
 TODAY = timezone.now().date()
 DAYS = [None, *(TODAY + datetime.timedelta(days=offset) for offset in (-3, -1, 0, 1))]
-TEXT = st.text(alphabet="aDdUsk é☕'=-", min_size=1, max_size=3)
+# Letters whose case folds beyond ASCII: ß/SS, Ú/ú, Σ/σ/ς, the Kelvin sign.
+TEXT = st.text(alphabet="aDdUsk é☕'=-ßSÚúΣσςK", min_size=1, max_size=4)
 
 filters = st.fixed_dictionaries(
     {},
@@ -46,7 +47,7 @@ def world(db: Any) -> Any:
     alice, bob = factories.user("alice", "author"), factories.user("bob", "author")
     rae, admin = factories.user("rae"), factories.user("admin", "staff")
     dawn = factories.story(alice, "Dawn Údarás")
-    dusk = factories.story(bob, "dusk")
+    dusk = factories.story(bob, "dusk STRASSE Straße ΣΊΣΥΦΟΣ σίσυφος K")
     services.story_read(story=dawn, reader=rae)
     services.story_read(story=dusk, reader=bob)
     services.comment_create(story=dawn, author=rae, body="=SUM(A1) ☕")
