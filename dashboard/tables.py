@@ -11,13 +11,14 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 
 from dashboard import verbs
-from publishing.roles import REVIEWERS, is_author
+from publishing.roles import REVIEWERS, is_author, is_reviewer
 from streams.models import Action
+from streams.paging import Order
 from streams.query import ActionQuery
 
 STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent")
 SORTABLE = ("timestamp", "actor_name", "verb", "object_repr", "target_repr")
-ALL_FILTERS = ("actor", "verb", "object_type", "target_type", "since", "until", "q", "sort")
+ALL_FILTERS = ("actor", "verb", "object_type", "target_type", "since", "until", "q", "sort", "cursor")
 
 
 def describe_changes(changes: Any) -> str:
@@ -38,12 +39,17 @@ def describe_changes(changes: Any) -> str:
     return "; ".join(parts)
 
 
+def _order(column: str) -> tuple[str, ...]:
+    """A column's order ends with the timestamp and the id, so no two rows tie (streams.paging)."""
+    return Order.by(column).fields
+
+
 class ActionTable(tables.Table):
-    timestamp = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i:s", order_by=("timestamp", "id"))
-    actor_name = tables.Column(verbose_name="Who")
-    verb = tables.Column(verbose_name="Did")
-    object_repr = tables.Column(verbose_name="What", empty_values=())
-    target_repr = tables.Column(verbose_name="On", empty_values=())
+    timestamp = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i:s", order_by=_order("timestamp"))
+    actor_name = tables.Column(verbose_name="Who", order_by=_order("actor_name"))
+    verb = tables.Column(verbose_name="Did", order_by=_order("verb"))
+    object_repr = tables.Column(verbose_name="What", empty_values=(), order_by=_order("object_repr"))
+    target_repr = tables.Column(verbose_name="On", empty_values=(), order_by=_order("target_repr"))
     changes = tables.Column(verbose_name="Details", orderable=False, empty_values=(None, {}, ""))
     ip = tables.Column(verbose_name="IP", orderable=False)
     user_agent = tables.Column(verbose_name="User agent", orderable=False)
@@ -87,8 +93,8 @@ class TableKind:
     owner_label: str = ""
     # Who may open the table at all (besides staff, who see every table).
     audience: Callable[[Any], bool] = lambda user: True
-    # Usernames staff may pick through ``owner_param``.
-    owners: Callable[[], list[str]] = lambda: []
+    # Whom staff may pick through ``owner_param``: username → primary key, in order.
+    owners: Callable[[], dict[str, int]] = lambda: {}
     # The filters the table offers (the owner picker comes on top, for staff).
     filters: tuple[str, ...] = ALL_FILTERS
 
@@ -102,7 +108,7 @@ class TableKind:
             return self.verbs
         return verbs.ALL_VERBS if user.is_staff else verbs.PUBLIC_VERBS
 
-    def scope(self, user: Any, owner: Any = None) -> ActionQuery:
+    def scope(self, user: Any, owner_id: int | None = None) -> ActionQuery:
         """The viewer's slice of the table, before any filter the viewer chose."""
         if not self.allowed(user):
             raise PermissionDenied
@@ -110,10 +116,8 @@ class TableKind:
         query_verbs = None if user.is_staff and self.verbs is None else frozenset(self.visible_verbs(user))
         if self.owner_param is None:
             return ActionQuery(verbs=query_verbs, public_only=not user.is_staff)
-        if user.is_staff:
-            owner_id = owner.pk if owner is not None else None
-        else:
-            owner_id = user.pk
+        if not user.is_staff:
+            owner_id = user.pk  # staff look at whom they picked, if anyone
         return ActionQuery(verbs=query_verbs, public_only=not user.is_staff, owner_id=owner_id)
 
     def table(self, data: Any, *, staff: bool, **kwargs: Any) -> ActionTable:
@@ -126,9 +130,9 @@ class TableKind:
         )
 
 
-def _authors() -> list[str]:
-    users = get_user_model().objects.filter(stories__isnull=False).distinct()
-    return sorted(users.values_list("username", flat=True))
+def _authors() -> dict[str, int]:
+    users = get_user_model().objects.filter(stories__isnull=False).distinct().order_by("username")
+    return dict(users.values_list("username", "pk"))
 
 
 FEED = TableKind(
@@ -147,16 +151,13 @@ READS = TableKind(
     owner_label="Author",
     audience=is_author,
     owners=_authors,
-    filters=("actor", "since", "until", "q", "sort"),
+    filters=("actor", "since", "until", "q", "sort", "cursor"),
 )
 
 
-def _is_reviewer(user: Any) -> bool:
-    return bool(user.is_authenticated and user.groups.filter(name=REVIEWERS).exists())
-
-
-def _reviewers() -> list[str]:
-    return sorted(get_user_model().objects.filter(groups__name=REVIEWERS).values_list("username", flat=True))
+def _reviewers() -> dict[str, int]:
+    users = get_user_model().objects.filter(groups__name=REVIEWERS).order_by("username")
+    return dict(users.values_list("username", "pk"))
 
 
 REPLIES = TableKind(
@@ -167,9 +168,9 @@ REPLIES = TableKind(
     verbs=(verbs.REPLIED, verbs.LIKED),
     owner_param="reviewer",
     owner_label="Reviewer",
-    audience=_is_reviewer,
+    audience=is_reviewer,
     owners=_reviewers,
-    filters=("actor", "verb", "since", "until", "q", "sort"),
+    filters=("actor", "verb", "since", "until", "q", "sort", "cursor"),
 )
 AUDIT = TableKind(
     name="audit",
@@ -178,7 +179,7 @@ AUDIT = TableKind(
     description="Member state changes, logins, logouts and failed logins, with IP and user agent.",
     verbs=verbs.AUDIT_VERBS,
     audience=lambda user: False,  # staff only
-    filters=("actor", "verb", "since", "until", "q", "sort"),
+    filters=("actor", "verb", "since", "until", "q", "sort", "cursor"),
 )
 
 KINDS: dict[str, TableKind] = {kind.name: kind for kind in (FEED, READS, REPLIES, AUDIT)}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,7 +11,6 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
-from django.core.paginator import EmptyPage
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -21,20 +20,21 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.vary import vary_on_headers
 from django_filters.views import FilterMixin
-from django_tables2 import LazyPaginator, RequestConfig
 
-from dashboard.filters import ActionFilterSet
+from dashboard.filters import DEFAULT_SORT, ActionFilterSet
 from dashboard.tables import KINDS, ActionTable, TableKind, describe_changes
 from streams import conf as streams_conf
 from streams.csvexport import csv_lines
 from streams.models import Action
+from streams.paging import LAST, Order, Page, paginate
 
 PER_PAGE = 25
-MAX_PAGE = 10**9
 SORT_PARAM = "sort"
+CURSOR_PARAM = "cursor"
+# Links from before keyset paging carried page numbers; they open the first page.
 PAGE_PARAM = "page"
 # The table's own parameters, which the live socket does not need.
-NOT_FILTERS = {SORT_PARAM, PAGE_PARAM}
+NOT_FILTERS = {SORT_PARAM, CURSOR_PARAM, PAGE_PARAM}
 
 
 class ActionTableMixin(LoginRequiredMixin, FilterMixin):
@@ -59,9 +59,9 @@ class ActionTableMixin(LoginRequiredMixin, FilterMixin):
         kwargs["kind"] = self.kind
         return kwargs
 
-    def build_table(self, rows: Any) -> ActionTable:
+    def build_table(self, rows: Any, **kwargs: Any) -> ActionTable:
         return self.kind.table(
-            rows, staff=self.request.user.is_staff, order_by_field=SORT_PARAM, page_field=PAGE_PARAM
+            rows, staff=self.request.user.is_staff, order_by_field=SORT_PARAM, page_field=PAGE_PARAM, **kwargs
         )
 
     def get_filtered_rows(self) -> Any:
@@ -77,62 +77,96 @@ class ActionTableView(ActionTableMixin, View):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         rows = self.get_filtered_rows()
-        table = self.build_table(rows)
-        RequestConfig(request, paginate=False).configure(table)
-        self.paginate(table, rows)
+        valid = self.filterset.is_valid()
+        data = self.filterset.form.cleaned_data if valid else {}
+        order = data.get("order") or Order.by(DEFAULT_SORT)
+        if valid:
+            # One query, as deep as the cursor goes: no OFFSET, no COUNT.
+            page = paginate(rows.defer("search_text"), order, data.get("cursor"), PER_PAGE)
+        else:
+            page = Page([], order, has_previous=False, has_next=False)
+        table = self.build_table(page.rows, order_by=order.name)
         template = self.template_name
         if request.htmx and not request.htmx.boosted:
             template += "#results"
-        status = 200 if self.filterset.is_valid() else 400
-        return render(request, template, self.get_context_data(table=table), status=status)
+        status = 200 if valid else 400
+        context = self.get_context_data(table=table, page=page, first=valid and data.get("cursor") is None)
+        return render(request, template, context, status=status)
 
-    def paginate(self, table: ActionTable, rows: Any) -> None:
-        """Page without counting; only a page past the end costs a count, to find the last."""
-        try:
-            # Past MAX_PAGE an OFFSET overflows the database's integers; such a
-            # page is past the end anyway, and shows the last one.
-            number = min(MAX_PAGE, max(1, int(self.request.GET.get(PAGE_PARAM, 1))))
-        except ValueError:
-            number = 1
-        try:
-            table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=number)
-        except EmptyPage:
-            last = max(1, math.ceil(rows.count() / PER_PAGE))
-            table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=last)
-
-    def get_context_data(self, *, table: ActionTable) -> dict[str, Any]:
+    def get_context_data(self, *, table: ActionTable, page: Page, first: bool) -> dict[str, Any]:
         filters = self.request.GET.copy()
         for name in NOT_FILTERS:
             filters.pop(name, None)
-        page_number = table.page.number if table.page else 1
-        sort = self.request.GET.get(SORT_PARAM)
-        default_order = not sort or sort == "-timestamp"
-        prepend = page_number == 1 and default_order
-        rows = list(table.paginated_rows) if table.page else []
+        # New rows go on top only where they belong: the first page, newest first.
+        prepend = first and page.order.name == DEFAULT_SORT
         return {
             "kind": self.kind,
             "table": table,
             "filter": self.filterset,
-            "export_url": f"{reverse(f'{self.kind.name}-export')}?{filters.urlencode()}",
+            "pager": Pager.of(page, newest_first=page.order.name == DEFAULT_SORT),
+            "export_url": f"{reverse(f'{self.kind.name}-export')}?{self.export_query(filters)}",
             "reset_url": reverse(self.kind.name),
-            "live_url": self.live_url(filters, rows, prepend),
+            "live_url": self.live_url(filters, page.rows, prepend),
             "live_mode": "prepend" if prepend else "count",
             "live_heartbeat": streams_conf.get("LIVE_HEARTBEAT_SECONDS"),
         }
+
+    def export_query(self, filters: Any) -> str:
+        """The export takes the filters and the order, never the page."""
+        query = filters.copy()
+        if self.request.GET.get(SORT_PARAM):
+            query[SORT_PARAM] = self.request.GET[SORT_PARAM]
+        return query.urlencode()
 
     def live_url(self, filters: Any, rows: list[Any], prepend: bool) -> str | None:
         if not self.filterset.is_valid():
             return None
         if prepend and rows:
-            ids = [row.record.pk for row in rows]
+            ids = [row.pk for row in rows]
             after, floor = max(ids), min(ids)
         else:
-            newest = self.filterset.qs.order_by("-id").values_list("id", flat=True).first()
+            # Counting what is new needs only where "new" starts: the newest
+            # id of all, read from the primary key (filtering here would scan).
+            newest = Action.objects.order_by("-pk").values_list("pk", flat=True).first()
             after = floor = newest or 0
         params = {"table": self.kind.name, **filters.dict(), "after": after, "floor": floor}
         if not prepend:
             params["mode"] = "count"
         return f"/ws/live/?{urlencode(params)}"
+
+
+@dataclass(frozen=True)
+class Pager:
+    """The links beside a page: each one a cursor (``streams.paging``), so shared links keep their rows."""
+
+    first: bool  # a link to the first page
+    previous: str | None
+    next: str | None
+    last: bool
+    newest_first: bool
+    span: tuple[Any, Any] | None  # the first and last timestamps shown, in the default order
+
+    @classmethod
+    def of(cls, page: Page, *, newest_first: bool) -> Pager:
+        span = None
+        if newest_first and page.rows:
+            span = (page.rows[0].timestamp, page.rows[-1].timestamp)
+        return cls(
+            first=page.has_previous,
+            previous=page.previous_cursor(),
+            next=page.next_cursor(),
+            last=page.has_next,
+            newest_first=newest_first,
+            span=span,
+        )
+
+    @property
+    def last_token(self) -> str:
+        return LAST
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.first or self.next or self.last or self.previous)
 
 
 class ActionExportView(ActionTableMixin, View):
@@ -149,9 +183,8 @@ class ActionExportView(ActionTableMixin, View):
             return HttpResponse(
                 f"Bad filters: {errors}\n", status=400, content_type="text/plain; charset=utf-8"
             )
-        table = self.build_table(rows)
-        RequestConfig(request, paginate=False).configure(table)
-        ordered = table.data.data
+        order = self.filterset.form.cleaned_data["order"]
+        ordered = rows.order_by(*order.order_by())
         staff = request.user.is_staff
         fields = ["timestamp", "actor_name", "verb", "object_repr", "target_repr"]
         header = ["timestamp", "actor", "verb", "object", "target"]

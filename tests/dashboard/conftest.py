@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -13,6 +14,12 @@ from tests import factories
 
 def row_ids(html: str) -> list[int]:
     return [int(pk) for pk in re.findall(r'<tr id="action-(\d+)"', html)]
+
+
+def pager_link(html: str, rel: str) -> str | None:
+    """The href of the pager's ``rel`` link (first, prev, next, last), or None."""
+    found = re.search(rf'<a class="button" rel="{rel}" href="([^"]+)"', html)
+    return unescape(found.group(1)) if found else None
 
 
 @pytest.fixture

@@ -176,7 +176,8 @@ async def test_count_mode_sends_a_new_rows_bar(world: dict[str, Any]) -> None:
         ("rae", "table=feed&after=-3", 4400),
         ("rae", "table=feed&after=x", 4400),
         ("rae", "table=feed&sort=password", 4400),
-        ("rae", "table=feed&actor=nobody-at-all", 4400),
+        ("rae", "table=feed&cursor=not-a-cursor", 4400),
+        ("rae", "table=feed&since=0000-01-01", 4400),
     ],
 )
 async def test_socket_refusals_close_with_a_reason_code(
