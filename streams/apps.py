@@ -10,10 +10,14 @@ class StreamsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from streams import checks  # noqa: F401 - registers the system checks
+        from streams.statistics import keep_current
         from streams.registration import registry
 
         # Each installed app may hold its routes in a ``routes`` module (the
         # project's hub does); import them all, then connect every route once.
         autodiscover_modules("routes", register_to=None)
         registry.connect()
+        connection_created.connect(keep_current, dispatch_uid="streams.statistics")
