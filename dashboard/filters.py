@@ -13,12 +13,13 @@ from django.utils import timezone
 
 from dashboard import verbs
 from dashboard.tables import SORTABLE, TableKind
-from streams import search
+from streams import search, search_index
 from streams.models import Action
 from streams.paging import Cursor, InvalidCursor, Order
 from streams.query import ActionQuery
 
 DEFAULT_SORT = "-timestamp"
+MIN_SEARCH_LENGTH = search_index.MIN_INDEXED_LENGTH
 
 
 class ActionFilterForm(forms.Form):
@@ -27,8 +28,13 @@ class ActionFilterForm(forms.Form):
 
     def clean_q(self) -> str:
         text = self.cleaned_data.get("q") or ""
-        if text and not search.needle(text):
+        needle = search.needle(text)
+        if text and not needle:
             return ""
+        if needle and len(needle) < MIN_SEARCH_LENGTH:
+            # A trigram index cannot narrow two letters down: every search
+            # would scan the table.
+            raise forms.ValidationError(f"Type at least {MIN_SEARCH_LENGTH} characters to search.")
         return text
 
     def clean(self) -> dict[str, Any]:

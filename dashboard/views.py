@@ -12,6 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
+from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -80,7 +81,13 @@ class ActionTableView(ActionTableMixin, View):
         valid = self.filterset.is_valid()
         data = self.filterset.form.cleaned_data if valid else {}
         order = data.get("order") or Order.by(DEFAULT_SORT)
+        # New rows go on top only where they belong: the first page, newest first.
+        prepend = valid and data.get("cursor") is None and order.name == DEFAULT_SORT
         if valid:
+            if not prepend:
+                # Counting what is new needs the newest id of all: read from
+                # the primary key inside the page's own query.
+                rows = rows.annotate(newest_id=Subquery(Action.objects.order_by("-pk").values("pk")[:1]))
             # One query, as deep as the cursor goes: no OFFSET, no COUNT.
             page = paginate(rows.defer("search_text"), order, data.get("cursor"), PER_PAGE)
         else:
@@ -90,15 +97,13 @@ class ActionTableView(ActionTableMixin, View):
         if request.htmx and not request.htmx.boosted:
             template += "#results"
         status = 200 if valid else 400
-        context = self.get_context_data(table=table, page=page, first=valid and data.get("cursor") is None)
+        context = self.get_context_data(table=table, page=page, prepend=prepend)
         return render(request, template, context, status=status)
 
-    def get_context_data(self, *, table: ActionTable, page: Page, first: bool) -> dict[str, Any]:
+    def get_context_data(self, *, table: ActionTable, page: Page, prepend: bool) -> dict[str, Any]:
         filters = self.request.GET.copy()
         for name in NOT_FILTERS:
             filters.pop(name, None)
-        # New rows go on top only where they belong: the first page, newest first.
-        prepend = first and page.order.name == DEFAULT_SORT
         return {
             "kind": self.kind,
             "table": table,
@@ -121,14 +126,14 @@ class ActionTableView(ActionTableMixin, View):
     def live_url(self, filters: Any, rows: list[Any], prepend: bool) -> str | None:
         if not self.filterset.is_valid():
             return None
-        if prepend and rows:
+        if not rows:
+            # Nothing matches yet: every matching row the socket finds is new.
+            after = floor = 0
+        elif prepend:
             ids = [row.pk for row in rows]
             after, floor = max(ids), min(ids)
         else:
-            # Counting what is new needs only where "new" starts: the newest
-            # id of all, read from the primary key (filtering here would scan).
-            newest = Action.objects.order_by("-pk").values_list("pk", flat=True).first()
-            after = floor = newest or 0
+            after = floor = rows[0].newest_id
         params = {"table": self.kind.name, **filters.dict(), "after": after, "floor": floor}
         if not prepend:
             params["mode"] = "count"

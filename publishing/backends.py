@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 from publishing.models import Member
+from publishing.roles import with_roles
 
 
 def member_may_log_in(user: Any) -> bool:
@@ -33,8 +34,8 @@ class MemberBackend(ModelBackend):
     def get_user(self, user_id: Any) -> Any:
         User = get_user_model()
         try:
-            # The member comes in the same query: no extra SELECT per request.
-            user = User._default_manager.select_related("member").get(pk=user_id)
+            # The member and the roles come in the same query: no extra SELECT per request.
+            user = with_roles(User._default_manager.select_related("member")).get(pk=user_id)
         except User.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
@@ -42,7 +43,7 @@ class MemberBackend(ModelBackend):
     async def aget_user(self, user_id: Any) -> Any:
         User = get_user_model()
         try:
-            user = await User._default_manager.select_related("member").aget(pk=user_id)
+            user = await with_roles(User._default_manager.select_related("member")).aget(pk=user_id)
         except User.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None

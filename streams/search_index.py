@@ -4,7 +4,8 @@
   ``search_text``; a search is ``search_text LIKE '%needle%'`` (case-sensitive:
   both sides are folded by ``streams.search``).
 - SQLite: an FTS5 table with the trigram tokenizer over ``search_text``
-  (external content, kept in step by triggers); a search is a ``GLOB`` on it.
+  (external content, kept in step by triggers); a search asks it (``GLOB``)
+  for the matching ids, or, for a common needle, tests rows in order.
 - Anything else, or PostgreSQL without the right to create the extension: no
   index; a search scans (the system check ``streams.W003`` says so).
 
@@ -19,7 +20,6 @@ from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
 
 from streams.search import glob_pattern
 
@@ -27,6 +27,8 @@ PG_INDEX = "streams_action_search"
 FTS_TABLE = "streams_action_search"
 # Below this many characters a trigram index cannot narrow a search down.
 MIN_INDEXED_LENGTH = 3
+# SQLite: a needle with at most this many matches is looked up by id.
+RARE = 2000
 
 
 def _table(connection: Any) -> str:
@@ -107,12 +109,21 @@ def search(queryset: QuerySet, needle: str) -> QuerySet:
         return queryset
     connection = connections[queryset.db]
     if connection.vendor == "sqlite" and len(needle) >= MIN_INDEXED_LENGTH:
+        # SQLite has no statistics on the FTS table: it would materialise
+        # every match of a common word before sorting. So ask the index for
+        # a few more than RARE matches: a rare needle becomes a list of ids
+        # (no query at all when there are none); a common one is tested row
+        # by row in the table's order, where matches come soon.
         fts = connection.ops.quote_name(FTS_TABLE)
-        # The FTS5 trigram index finds the candidates, then checks each with
-        # the GLOB itself: exact, case-sensitive substring matching.
-        matching = RawSQL(f"SELECT rowid FROM {fts} WHERE search_text GLOB %s", [glob_pattern(needle)])
-        return queryset.filter(pk__in=matching)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT rowid FROM {fts} WHERE search_text GLOB %s LIMIT %s",
+                [glob_pattern(needle), RARE + 1],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) <= RARE:
+            return queryset.filter(pk__in=ids)
     # PostgreSQL: LIKE '%needle%' (case-sensitive), which the trigram index
     # answers from three characters on. Both sides are folded already, so on
-    # SQLite's case-insensitive LIKE (short needles) the answer is the same.
+    # SQLite's case-insensitive LIKE the answer is the same.
     return queryset.filter(search_text__contains=needle)

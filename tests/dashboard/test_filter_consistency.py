@@ -24,7 +24,7 @@ from tests import factories
 TODAY = timezone.now().date()
 DAYS = [None, *(TODAY + datetime.timedelta(days=offset) for offset in (-3, -1, 0, 1))]
 # Letters whose case folds beyond ASCII: ß/SS, Ú/ú, Σ/σ/ς, the Kelvin sign.
-TEXT = st.text(alphabet="aDdUsk é☕'=-ßSÚúΣσςK", min_size=1, max_size=4)
+TEXT = st.text(alphabet="aDdUsk é☕'=-ßSÚúΣσςK", min_size=3, max_size=5)
 
 filters = st.fixed_dictionaries(
     {},

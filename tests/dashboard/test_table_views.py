@@ -165,9 +165,9 @@ def test_feed_queries_do_not_grow_with_rows(
     story = factories.story(alice)
     client = client_for(rae)
     client.get("/feed/")  # warm the content-type cache
-    # session, user, the page of rows, the viewer's roles (once, for the
-    # navigation and the table's permission alike): nothing per row.
-    with django_assert_max_num_queries(4) as one_row:
+    # session, user (with the viewer's roles, for the navigation and the
+    # table's permission alike), the page of rows: nothing per row.
+    with django_assert_max_num_queries(3) as one_row:
         client.get("/feed/")
     for _ in range(100):
         services.story_read(story=story, reader=rae)

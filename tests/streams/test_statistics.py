@@ -40,9 +40,27 @@ def test_a_grown_action_table_is_analyzed_once_then_left_alone(monkeypatch: Any)
     assert statistics.analyze_if_stale(connection) is True
     stats = dict(_stat_rows())
     assert "streams_action_actor_newest" in stats
+    assert stats["streams_action_actor_newest"].split()[:2] == ["1500", "30"]  # a full count, not a sample
     assert statistics.analyze_if_stale(connection) is False  # current now
-    # Once per CHECK_SECONDS per process, however many connections open.
-    statistics.keep_current(sender=None, connection=connection)
-    with CaptureQueriesContext(connection) as captured:
-        statistics.keep_current(sender=None, connection=connection)
-    assert len(captured) == 0
+
+
+def test_a_new_connection_checks_in_the_background_once_per_interval(monkeypatch: Any) -> None:
+    monkeypatch.setattr(statistics, "_checked", {})
+    started: list[Any] = []
+
+    class Thread:
+        def __init__(self, *, target: Any, args: Any, **kwargs: Any) -> None:
+            started.append(args)
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(statistics.threading, "Thread", Thread)
+    if connection.vendor == "sqlite":
+        # The suite's database is in memory, which no other thread reaches; a file is what counts.
+        monkeypatch.setattr(connection, "is_in_memory_db", lambda: False)
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as captured:
+            statistics.keep_current(sender=None, connection=connection)
+        assert len(captured) == 0  # never in the request's own connection
+    assert started == ([(connection.alias,)] if connection.vendor == "sqlite" else [])
