@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.vary import vary_on_headers
@@ -98,7 +99,11 @@ class ActionTableView(ActionTableMixin, View):
             template += "#results"
         status = 200 if valid else 400
         context = self.get_context_data(table=table, page=page, prepend=prepend)
-        return render(request, template, context, status=status)
+        response = render(request, template, context, status=status)
+        if request.user.is_staff:
+            # IPs and user agents: never kept by a browser or proxy cache.
+            add_never_cache_headers(response)
+        return response
 
     def get_context_data(self, *, table: ActionTable, page: Page, prepend: bool) -> dict[str, Any]:
         filters = self.request.GET.copy()
@@ -204,6 +209,8 @@ class ActionExportView(ActionTableMixin, View):
             content = _lines(header, values, self.chunk_size)
         response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        # An export is a copy of private data: no cache may keep it.
+        add_never_cache_headers(response)
         return response
 
 

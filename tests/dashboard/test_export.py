@@ -113,3 +113,20 @@ async def test_csv_streams_asynchronously_under_asgi(alice: Any, rae: Any) -> No
     assert response.is_async
     body = b"".join([chunk async for chunk in response.streaming_content]).decode("utf-8")
     assert body.count("Zoë's café") == 5
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [("admin", "/feed/export.csv"), ("rae", "/feed/export.csv"), ("admin", "/feed/"), ("admin", "/audit/")],
+)
+def test_exports_and_staff_pages_are_never_cached(
+    admin: Any, rae: Any, client_for: Any, who: str, path: str
+) -> None:
+    response = client_for({"admin": admin, "rae": rae}[who]).get(path)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+def test_a_readers_page_without_staff_columns_is_not_marked_no_store(rae: Any, client_for: Any) -> None:
+    response = client_for(rae).get("/feed/")
+    assert "no-store" not in response.get("Cache-Control", "")
