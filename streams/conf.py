@@ -48,6 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "LIVE_RECHECK_SECONDS": 5,
     # Open live sockets per session and process (None: no cap).
     "LIVE_SOCKETS_PER_SESSION": 20,
+    # The live socket takes no commands: a client may send this many frames
+    # a second (after a burst of LIVE_CLIENT_FRAME_BURST), else it is closed 4429.
+    "LIVE_CLIENT_FRAME_RATE": 2.0,
+    "LIVE_CLIENT_FRAME_BURST": 10,
     # Rendered rows kept per process, shared by every socket.
     "LIVE_RENDER_CACHE": 4096,
 }

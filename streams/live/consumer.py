@@ -110,6 +110,9 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         self.catching_up = True
         self.new_count = 0
         self.last_sent = time.monotonic()
+        # The page sends nothing; a client that floods frames is closed.
+        self.frame_allowance = float(conf.get("LIVE_CLIENT_FRAME_BURST"))
+        self.frame_clock = time.monotonic()
         # Accept first: only an open socket can tell the browser why it closes.
         await self.accept()
         user = self.scope.get("user")
@@ -153,6 +156,14 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The socket takes no commands; anything odd closes it.
+        now = time.monotonic()
+        rate, burst = conf.get("LIVE_CLIENT_FRAME_RATE"), conf.get("LIVE_CLIENT_FRAME_BURST")
+        self.frame_allowance = min(burst, self.frame_allowance + (now - self.frame_clock) * rate)
+        self.frame_clock = now
+        self.frame_allowance -= 1
+        if self.frame_allowance < 0:
+            await self.close_with(codes.TOO_MANY_FRAMES, "client frames over the rate limit")
+            return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > MAX_CLIENT_FRAME:
             await self.close_with(codes.MESSAGE_TOO_BIG, "frame too large")

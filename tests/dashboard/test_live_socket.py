@@ -217,6 +217,18 @@ async def test_client_frames_that_are_not_small_json_close_the_socket(
     await socket.wait()
 
 
+async def test_a_client_flooding_frames_is_closed(world: dict[str, Any]) -> None:
+    socket, _, _ = await open_socket(world["alice"], "table=feed&after=999999")
+    for _ in range(10):  # the burst allowance: ignored
+        await socket.send_to(text_data="{}")
+    assert await socket.receive_nothing(timeout=0.2)
+    for _ in range(5):
+        await socket.send_to(text_data="{}")
+    closing = await socket.receive_output(timeout=3)
+    assert (closing["type"], closing["code"]) == ("websocket.close", 4429)
+    await socket.wait()
+
+
 async def test_small_json_frames_are_ignored(world: dict[str, Any]) -> None:
     socket, _, _ = await open_socket(world["alice"], "table=feed&after=999999")
     await socket.send_to(text_data='{"HEADERS": {}}')
