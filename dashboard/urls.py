@@ -28,3 +28,4 @@ for name in KINDS:
         path(f"{name}/", views.ActionTableView.as_view(), {"table": name}, name=name),
         path(f"{name}/export.csv", views.ActionExportView.as_view(), {"table": name}, name=f"{name}-export"),
     ]
+handler500 = "dashboard.errors.server_error"
