@@ -134,6 +134,15 @@ else:
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
 
+# Shared by every worker when Redis is there (login throttling counts in it).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# Failed logins lock a (non-staff) member for this long.
+MEMBER_LOCK_SECONDS = int(os.environ.get("MEMBER_LOCK_SECONDS") or 15 * 60)
+
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 AUTH_PASSWORD_VALIDATORS = [

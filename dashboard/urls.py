@@ -6,18 +6,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from dashboard import views
+from dashboard.login import LoginView
 from dashboard.tables import KINDS
-from publishing.forms import MemberAuthenticationForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="feed", permanent=False)),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=MemberAuthenticationForm
-        ),
-        name="login",
-    ),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("stories/", include("publishing.urls")),
     path("members/", include("publishing.urls_members")),

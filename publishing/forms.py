@@ -56,7 +56,10 @@ class MemberAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        Member.State.LOCKED: "This account is locked after too many failed logins; ask staff to unlock it.",
+        Member.State.LOCKED: (
+            "This account is locked after too many failed logins. It unlocks by itself "
+            "after a while; staff can unlock it sooner."
+        ),
         Member.State.DEACTIVATED: "This account is deactivated.",
     }
 

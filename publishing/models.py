@@ -159,6 +159,9 @@ class Member(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member")
     state = FSMField(default=State.INVITED, choices=State.choices, protected=False)
     failed_logins = models.PositiveIntegerField(default=0)
+    # Set when failed logins lock the member: the lock ends by itself then
+    # (services.expire_lock). A lock staff chose has none and lasts.
+    locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -191,11 +194,13 @@ class Member(models.Model):
     @transition(field=state, source=State.LOCKED, target=State.ACTIVE)
     def unlock(self) -> None:
         self.failed_logins = 0
+        self.locked_until = None
 
     @transition(field=state, source=[State.INVITED, State.ACTIVE, State.LOCKED], target=State.DEACTIVATED)
     def deactivate(self) -> None:
-        pass
+        self.locked_until = None
 
     @transition(field=state, source=State.DEACTIVATED, target=State.ACTIVE)
     def reactivate(self) -> None:
         self.failed_logins = 0
+        self.locked_until = None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -96,6 +97,11 @@ def thumbs_up_toggle(*, review: Review, user: Any, at: datetime | None = None) -
 LOCK_AFTER_FAILED_LOGINS = 5
 
 
+def lock_duration() -> timedelta:
+    """How long failed logins lock a member (setting ``MEMBER_LOCK_SECONDS``, default 15 minutes)."""
+    return timedelta(seconds=getattr(settings, "MEMBER_LOCK_SECONDS", 15 * 60))
+
+
 def _member_transition(member: Member, name: str) -> Member:
     method = getattr(member, name)
     if not can_proceed(method):
@@ -105,7 +111,7 @@ def _member_transition(member: Member, name: str) -> Member:
             params={"transition": name, "member": member, "state": member.state},
         )
     method()
-    member.save(update_fields=["state", "failed_logins"])
+    member.save(update_fields=["state", "failed_logins", "locked_until"])
     return member
 
 
@@ -138,7 +144,11 @@ def member_reactivate(*, member: Member) -> Member:
 def login_failed(*, username: str) -> Member | None:
     """Count a failed login; the ``LOCK_AFTER_FAILED_LOGINS``-th in a row locks an active member.
 
-    The row is locked while counting so concurrent failures all count.
+    The lock lasts ``lock_duration()`` (``expire_lock`` ends it). Staff are
+    never locked this way: anyone can type a staff name, and locking the only
+    staff account would leave nobody to unlock the others; their failures
+    are throttled instead (``dashboard.login``). The row is locked while
+    counting so concurrent failures all count.
     """
     member = (
         Member.objects.select_for_update(of=("self",))
@@ -150,9 +160,31 @@ def login_failed(*, username: str) -> Member | None:
         return None
     Member.objects.filter(pk=member.pk).update(failed_logins=F("failed_logins") + 1)
     member.refresh_from_db(fields=["failed_logins"])
-    if member.failed_logins >= LOCK_AFTER_FAILED_LOGINS and member.state == Member.State.ACTIVE:
+    if (
+        member.failed_logins >= LOCK_AFTER_FAILED_LOGINS
+        and member.state == Member.State.ACTIVE
+        and not member.user.is_staff
+    ):
+        member.locked_until = timezone.now() + lock_duration()
         _member_transition(member, "lock")
     return member
+
+
+@transaction.atomic
+def expire_lock(*, username: str) -> Member | None:
+    """End a lock from failed logins whose time is up (an ``unlock``, audited like any other).
+
+    Called before each login attempt; returns the member if it was unlocked.
+    """
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(user__username=username, state=Member.State.LOCKED, locked_until__lte=timezone.now())
+        .first()
+    )
+    if member is None:
+        return None
+    return _member_transition(member, "unlock")
 
 
 @transaction.atomic

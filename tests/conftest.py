@@ -15,6 +15,16 @@ def _fresh_route_health() -> Any:
     health.reset()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Login throttling counts in the cache: no test inherits another's failures."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def alice(db: Any) -> Any:
     return factories.user("alice", "author")

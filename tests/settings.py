@@ -14,3 +14,6 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STREAMS = {**STREAMS, "STATS_FLUSH_SECONDS": None}  # flushes would add queries to measured blocks
+# Each test process keeps its own cache, so clearing it between tests (login
+# throttling counts in it) never touches a Redis that servers share.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

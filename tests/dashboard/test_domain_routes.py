@@ -104,10 +104,12 @@ def test_five_failed_logins_lock_the_member_audited_with_ip(rae: Any) -> None:
     with capture_actions() as captured:
         for _ in range(5):
             client.post("/accounts/login/", {"username": "rae", "password": "wrong"})
-        refused = client.post("/accounts/login/", {"username": "rae", "password": PASSWORD})
+        # From another address (this one now waits): the lock refuses the right password.
+        elsewhere = Client(REMOTE_ADDR="192.0.2.10")
+        refused = elsewhere.post("/accounts/login/", {"username": "rae", "password": PASSWORD})
 
     assert Member.objects.get(user=rae).state == "locked"
-    assert "_auth_user_id" not in client.session and refused.status_code == 200
+    assert "_auth_user_id" not in elsewhere.session and refused.status_code == 200
     assert captured.verbs().count("failed login") == 6
     [lock] = [a for a in captured if a.verb == "changed state"]
     assert (lock.actor_name, lock.changes, lock.ip, lock.public) == (

@@ -15,7 +15,7 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 
 State = Member.State
-LOCKED_MESSAGE = "This account is locked after too many failed logins; ask staff to unlock it."
+LOCKED_MESSAGE = "This account is locked after too many failed logins. It unlocks by itself"
 DEACTIVATED_MESSAGE = "This account is deactivated."
 
 
