@@ -161,6 +161,18 @@ def test_an_unknown_actor_and_a_hidden_one_answer_alike(
     assert row_ids(hidden.content.decode()) == row_ids(unknown.content.decode()) == []
     strip = re.compile(r'(ghost|nobody|after=\d+|floor=\d+|nonce="[^"]+"|csrfmiddlewaretoken" value="[^"]+)')
     assert strip.sub("", hidden.content.decode()) == strip.sub("", unknown.content.decode())
+    # The export and the socket answer alike too.
+    exports = [client.get("/feed/export.csv", {"actor": name}) for name in ("ghost", "nobody")]
+    assert [b"".join(export.streaming_content) for export in exports] == [
+        b"timestamp,actor,verb,object,target\r\n"
+    ] * 2
+    from django.http import QueryDict
+
+    from dashboard.live import subscribe
+
+    for name in ("ghost", "nobody"):
+        subscription = subscribe(rae, QueryDict(f"table=feed&actor={name}"))
+        assert subscription.query.actor == name
 
 
 def _token(values: tuple[Any, ...], sort: str = "-timestamp") -> str:
