@@ -112,6 +112,7 @@ class ActionTableView(ActionTableMixin, View):
         return {
             "kind": self.kind,
             "table": table,
+            "rows": table.fast_rows(),
             "filter": self.filterset,
             "pager": Pager.of(page, newest_first=page.order.name == DEFAULT_SORT),
             "export_url": f"{reverse(f'{self.kind.name}-export')}?{self.export_query(filters)}",

@@ -212,3 +212,38 @@ def test_sort_by_a_column_orders_rows_and_keeps_it_in_the_form(
     assert [Action.objects.get(pk=pk).actor_name for pk in row_ids(html)] == [a.actor_name for a in expected]
     assert 'name="sort" value="actor_name" form="feed-filters"' in html
     assert 'data-mode="count"' in html  # another order: new rows are counted, not prepended
+
+
+def test_fast_rows_render_every_cell_as_django_tables2_does(admin: Any) -> None:
+    from django.template import Context, Template
+    from django.utils import timezone
+
+    from dashboard.tables import FEED
+    from streams.models import Action
+
+    Action.objects.bulk_create(
+        [
+            Action(actor_name="rae", verb="read", object_repr="<b>Dawn</b> & Dusk", public=True),
+            Action(
+                actor_name="Ünïcode", verb="updated", changes={"title": ["a", "b"], "tags": {"added": ["x"]}}
+            ),
+            Action(
+                actor_name="x", verb="logged in", ip="2001:db8::1", user_agent="Mozilla/5.0 (q)", changes={}
+            ),
+            Action(
+                actor_name="y", verb="deleted", target_repr="=cmd", changes=None, timestamp=timezone.now()
+            ),
+        ]
+    )
+    actions = list(Action.objects.order_by("id"))
+    # The row as a template over django-tables2's own cells renders it.
+    reference = Template(
+        '<tr id="action-{{ row.record.pk }}" class="verb-{{ row.record.verb|slugify }}{% if live %} is-new{% endif %}">'
+        '{% for column, cell in row.items %}<td class="col-{{ column.name }}" data-label="{{ column.header }}">'
+        "{{ cell }}</td>{% endfor %}</tr>"
+    )
+    for staff in (True, False):
+        for live in (True, False):
+            table = FEED.table(actions, staff=staff)
+            expected = [reference.render(Context({"row": row, "live": live})) for row in table.rows]
+            assert [row.html(live=live) for row in table.fast_rows()] == expected
