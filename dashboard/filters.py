@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+from html import escape
 from typing import Any
 
 import django_filters
 from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from dashboard import verbs
 from dashboard.tables import SORTABLE, TableKind
@@ -20,6 +23,26 @@ from streams.query import ActionQuery
 
 DEFAULT_SORT = "-timestamp"
 MIN_SEARCH_LENGTH = search_index.MIN_INDEXED_LENGTH
+
+
+class LongSelect(forms.Select):
+    """A select of many plain options (the staff owner picker: hundreds of
+    authors), written in one pass instead of one template render per option
+    (0.05 ms each: 15 ms for 300). The HTML of ``forms.Select``, without the
+    whitespace between options."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+        context = self.get_context(name, value, attrs)["widget"]
+        options = []
+        for _group, group_options, _index in context["optgroups"]:
+            for option in group_options:
+                selected = " selected" if option["selected"] else ""
+                options.append(
+                    f'<option value="{escape(str(option["value"]))}"{selected}>{escape(str(option["label"]))}</option>'
+                )
+        attributes = flatatt(context["attrs"])
+        # Every value above is escaped.
+        return mark_safe(f'<select name="{escape(name)}"{attributes}>{"".join(options)}</select>')
 
 
 class ActionFilterForm(forms.Form):
@@ -120,6 +143,7 @@ class ActionFilterSet(django_filters.FilterSet):
                 label=kind.owner_label,
                 choices=[(name, name) for name in self.owner_ids],
                 empty_label=f"every {kind.owner_label.lower()}",
+                widget=LongSelect,
             )
             self.filters[kind.owner_param].model = Action
             self.filters[kind.owner_param].parent = self

@@ -247,3 +247,18 @@ def test_fast_rows_render_every_cell_as_django_tables2_does(admin: Any) -> None:
             table = FEED.table(actions, staff=staff)
             expected = [reference.render(Context({"row": row, "live": live})) for row in table.rows]
             assert [row.html(live=live) for row in table.fast_rows()] == expected
+
+
+@pytest.mark.parametrize("value", ["", "zoë", None, "missing"])
+def test_the_long_owner_select_writes_what_djangos_select_does(value: Any) -> None:
+    import re
+
+    from django import forms
+
+    from dashboard.filters import LongSelect
+
+    choices = [("", "every author"), ("a<b", "a<b"), ("zoë", "zoë"), ('x"y', 'x"y')]
+    expected = forms.Select(choices=choices).render("author", value, {"id": "id_author"})
+    assert LongSelect(choices=choices).render("author", value, {"id": "id_author"}) == re.sub(
+        r">\s+<", "><", expected
+    )
