@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.core.handlers.asgi import ASGIRequest
-from django.db import close_old_connections
 from django.db.models import Subquery
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,10 +19,10 @@ from django.views import View
 from django.views.decorators.vary import vary_on_headers
 from django_filters.views import FilterMixin
 
+from dashboard import export
 from dashboard.filters import DEFAULT_SORT, ActionFilterSet
-from dashboard.tables import KINDS, ActionTable, TableKind, describe_changes
+from dashboard.tables import KINDS, ActionTable, TableKind
 from streams import conf as streams_conf
-from streams.csvexport import csv_lines
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
 
@@ -183,8 +179,6 @@ class Pager:
 class ActionExportView(ActionTableMixin, View):
     """The filtered rows of a table as CSV, streamed in the table's order."""
 
-    chunk_size = 2000
-
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         rows = self.get_filtered_rows()
         if not self.filterset.is_valid():
@@ -196,52 +190,5 @@ class ActionExportView(ActionTableMixin, View):
             )
         order = self.filterset.form.cleaned_data["order"]
         ordered = rows.order_by(*order.order_by())
-        staff = request.user.is_staff
-        fields = ["timestamp", "actor_name", "verb", "object_repr", "target_repr"]
-        header = ["timestamp", "actor", "verb", "object", "target"]
-        if staff:
-            fields += ["changes", "ip", "user_agent"]
-            header += ["changes", "ip", "user_agent"]
-        values = ordered.values_list(*fields)
         filename = f"{self.kind.name}-{timezone.now():%Y%m%d-%H%M%S}.csv"
-        if isinstance(request, ASGIRequest):
-            content: Any = _aiter_lines(header, values, self.chunk_size)
-        else:
-            content = _lines(header, values, self.chunk_size)
-        response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        # An export is a copy of private data: no cache may keep it.
-        add_never_cache_headers(response)
-        return response
-
-
-def _format(row: tuple[Any, ...]) -> list[Any]:
-    timestamp, *rest = row
-    if len(rest) > 4:  # staff: changes, ip, user agent
-        rest[4] = describe_changes(rest[4])
-    return [timestamp.isoformat(), *rest]
-
-
-def _lines(header: list[str], values: Any, chunk_size: int) -> Iterator[str]:
-    return csv_lines(header, (_format(row) for row in values.iterator(chunk_size=chunk_size)))
-
-
-async def _aiter_lines(header: list[str], values: Any, chunk_size: int) -> AsyncIterator[str]:
-    """Under ASGI, hand the server chunks as they are read, never the whole file."""
-    lines = _lines(header, values, chunk_size)
-
-    def next_chunk() -> str:
-        chunk = []
-        for line in lines:
-            chunk.append(line)
-            if len(chunk) >= chunk_size:
-                break
-        return "".join(chunk)
-
-    try:
-        while chunk := await sync_to_async(next_chunk)():
-            yield chunk
-    finally:
-        # The reads ran in a worker thread; give its connection back now
-        # rather than when (or if) that thread serves another request.
-        await sync_to_async(close_old_connections)()
+        return export.csv_response(request, ordered, staff=request.user.is_staff, filename=filename)
