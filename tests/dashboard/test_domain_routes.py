@@ -111,6 +111,8 @@ def test_five_failed_logins_lock_the_member_audited_with_ip(rae: Any) -> None:
     assert Member.objects.get(user=rae).state == "locked"
     assert "_auth_user_id" not in elsewhere.session and refused.status_code == 200
     assert captured.verbs().count("failed login") == 6
+    # The attempted name is kept, never what was typed as the password.
+    assert not any(PASSWORD in repr(vars(action)) or "wrong" in repr(vars(action)) for action in captured)
     [lock] = [a for a in captured if a.verb == "changed state"]
     assert (lock.actor_name, lock.changes, lock.ip, lock.public) == (
         "system",
