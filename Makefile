@@ -56,7 +56,7 @@ screenshots: venv chromium
 
 bench: venv
 	$(PY) -m bench.route_cost
-	$(PY) -m bench.feed_page
+	$(PY) -m bench.table_pages
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
