@@ -74,6 +74,14 @@ class Action(models.Model):
             models.Index(fields=["verb", "timestamp", "id"], name="streams_action_verb_newest"),
             models.Index(fields=["actor_name", "timestamp", "id"], name="streams_action_actor_newest"),
             models.Index(fields=["object_type", "timestamp", "id"], name="streams_action_object_type"),
+            # Some kinds of object (members) only ever appear in staff-only
+            # actions: for anyone else the index above holds nothing but rows
+            # to skip (32 ms on SQLite at a million rows to find none).
+            models.Index(
+                fields=["object_type", "timestamp", "id"],
+                condition=models.Q(public=True),
+                name="streams_action_public_type",
+            ),
             models.Index(fields=["target_type", "timestamp", "id"], name="streams_action_target_type"),
             models.Index(fields=["object_repr", "timestamp", "id"], name="streams_action_object_repr"),
             # Staff-only actions (logins) have no object: in the index above
