@@ -130,3 +130,26 @@ def test_hostile_query_strings_never_answer_5xx(
     params = QueryDict(f"table={table}&{qs}")
     with contextlib.suppress(BadSubscription, PermissionDenied):
         subscribe(cast[viewer], params)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "timestamp__year=99999",
+        "timestamp__year=-5",
+        "timestamp__year=2026&timestamp__month=13",
+        "timestamp__year=2026&timestamp__month=2&timestamp__day=30",
+        "public__exact=maybe",
+        "verb=%F0%9F%98%80",
+        "o=99",
+        "p=99999999999999999999",
+        "p=-1",
+        "q=" + "x" * 5000,
+        "timestamp__gte=2026-99-99",
+        "id__in=1,2,x",
+    ],
+)
+def test_the_action_admins_filters_and_pages_never_answer_5xx(admin: Any, client_for: Any, query: str) -> None:
+    client = client_for(admin)
+    client.raise_request_exception = False
+    assert client.get(f"/admin/streams/action/?{query}").status_code < 500
