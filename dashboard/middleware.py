@@ -23,6 +23,7 @@ class RejectNulInQueryMiddleware:
         for key, values in request.GET.lists():
             if "\x00" in key or any("\x00" in value for value in values):
                 return HttpResponseBadRequest(
-                    "Query parameters may not contain NUL characters.\n", content_type="text/plain; charset=utf-8"
+                    "Query parameters may not contain NUL characters.\n",
+                    content_type="text/plain; charset=utf-8",
                 )
         return self.get_response(request)
