@@ -38,7 +38,9 @@ def _role_columns() -> dict[str, Exists]:
         content_type__app_label=app_label,
         codename=codename,
     )
-    in_reviewers = get_user_model().groups.through.objects.filter(user_id=OuterRef("pk"), group__name=REVIEWERS)
+    in_reviewers = get_user_model().groups.through.objects.filter(
+        user_id=OuterRef("pk"), group__name=REVIEWERS
+    )
     return {"_role_may_write": Exists(may_write), "_role_reviews": Exists(in_reviewers)}
 
 

@@ -13,8 +13,8 @@ class StreamsConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from streams import checks  # noqa: F401 - registers the system checks
-        from streams.statistics import keep_current
         from streams.registration import registry
+        from streams.statistics import keep_current
 
         # Each installed app may hold its routes in a ``routes`` module (the
         # project's hub does); import them all, then connect every route once.

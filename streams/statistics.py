@@ -43,9 +43,7 @@ def keep_current(sender: Any, connection: Any, **kwargs: Any) -> None:
     if now - _checked.get(connection.alias, -CHECK_SECONDS) < CHECK_SECONDS:
         return
     _checked[connection.alias] = now
-    threading.Thread(
-        target=_check, args=(connection.alias,), name="streams-statistics", daemon=True
-    ).start()
+    threading.Thread(target=_check, args=(connection.alias,), name="streams-statistics", daemon=True).start()
 
 
 def _check(alias: str) -> None:
@@ -71,7 +69,9 @@ def analyze_if_stale(connection: Any, *, force: bool = False) -> bool:
             if rows < SMALL_TABLE:
                 return False
             try:
-                cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s AND idx IS NOT NULL LIMIT 1", [table])
+                cursor.execute(
+                    "SELECT stat FROM sqlite_stat1 WHERE tbl = %s AND idx IS NOT NULL LIMIT 1", [table]
+                )
                 found = cursor.fetchone()
             except DatabaseError:  # sqlite_stat1 exists only after a first ANALYZE
                 found = None

@@ -52,7 +52,12 @@ def test_check_deploy_names_each_missing_protection() -> None:
 def test_commands_in_a_checkout_need_no_environment_but_the_server_does() -> None:
     bare = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     command = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=bare, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert command.returncode == 0, command.stderr
     server = subprocess.run(

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('publishing', '0003_members_for_existing_users'),
+        ("publishing", "0003_members_for_existing_users"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='member',
-            name='locked_until',
+            model_name="member",
+            name="locked_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('streams', '0003_search_and_sort_indexes'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("streams", "0003_search_and_sort_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='action',
-            index=models.Index(condition=models.Q(('public', True)), fields=['object_repr', 'timestamp', 'id'], name='streams_action_public_object'),
+            model_name="action",
+            index=models.Index(
+                condition=models.Q(("public", True)),
+                fields=["object_repr", "timestamp", "id"],
+                name="streams_action_public_object",
+            ),
         ),
     ]

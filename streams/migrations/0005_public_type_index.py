@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('streams', '0004_public_object_index'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("streams", "0004_public_object_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='action',
-            index=models.Index(condition=models.Q(('public', True)), fields=['object_type', 'timestamp', 'id'], name='streams_action_public_type'),
+            model_name="action",
+            index=models.Index(
+                condition=models.Q(("public", True)),
+                fields=["object_type", "timestamp", "id"],
+                name="streams_action_public_type",
+            ),
         ),
     ]

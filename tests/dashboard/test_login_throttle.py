@@ -55,7 +55,9 @@ def test_failures_from_one_client_make_it_wait_before_any_password_is_checked(ra
     assert "Too many failed logins from here. Try again in" in ghost.content.decode()
 
 
-def test_the_wait_grows_and_then_lets_the_client_try_again(monkeypatch: pytest.MonkeyPatch, admin: Any) -> None:
+def test_the_wait_grows_and_then_lets_the_client_try_again(
+    monkeypatch: pytest.MonkeyPatch, admin: Any
+) -> None:
     clock = [1_000_000.0]
     monkeypatch.setattr(throttle.time, "time", lambda: clock[0])
     for _ in range(5):
