@@ -149,7 +149,9 @@ def test_hostile_query_strings_never_answer_5xx(
         "id__in=1,2,x",
     ],
 )
-def test_the_action_admins_filters_and_pages_never_answer_5xx(admin: Any, client_for: Any, query: str) -> None:
+def test_the_action_admins_filters_and_pages_never_answer_5xx(
+    admin: Any, client_for: Any, query: str
+) -> None:
     client = client_for(admin)
     client.raise_request_exception = False
     assert client.get(f"/admin/streams/action/?{query}").status_code < 500
