@@ -14,10 +14,17 @@ from publishing.forms import MemberAuthenticationForm
 from streams.context import current
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 class ThrottledLoginForm(MemberAuthenticationForm):
     error_messages = {
         **MemberAuthenticationForm.error_messages,
-        "throttled": "Too many failed logins from here. Try again in %(seconds)s seconds.",
+        "throttled": "Too many failed logins from here. Try again in %(wait)s.",
     }
 
     def clean(self) -> dict[str, Any]:
@@ -28,7 +35,7 @@ class ThrottledLoginForm(MemberAuthenticationForm):
         self.wait = throttle.wait_seconds(username, ip)
         if self.wait:
             raise ValidationError(
-                self.error_messages["throttled"], code="throttled", params={"seconds": self.wait}
+                self.error_messages["throttled"], code="throttled", params={"wait": _duration(self.wait)}
             )
         if username:
             services.expire_lock(username=username)

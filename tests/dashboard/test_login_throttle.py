@@ -45,7 +45,7 @@ def test_failures_from_one_client_make_it_wait_before_any_password_is_checked(ra
     assert refused.status_code == 200
     throttled = attempt("rae", PASSWORD)
     assert throttled.status_code == 429
-    assert "Too many failed logins from here. Try again in" in throttled.content.decode()
+    assert "Too many failed logins from here. Try again in 1 second." in throttled.content.decode()
     assert int(throttled["Retry-After"]) >= 1
     # A name that does not exist is throttled in the same words (no oracle).
     for _ in range(5):
@@ -124,3 +124,13 @@ def test_member_unlock_explains_what_it_cannot_do(rae: Any) -> None:
 
     with pytest.raises(CommandError, match="No member called"):
         call_command("member_unlock", "nobody")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (2, "2 seconds"), (59, "59 seconds"), (60, "1 minute"), (900, "15 minutes")],
+)
+def test_the_wait_reads_as_words(seconds: int, words: str) -> None:
+    from dashboard.login import _duration
+
+    assert _duration(seconds) == words
