@@ -1,22 +1,29 @@
 from __future__ import annotations
 
+import gc
 import os
 import random
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connections, reset_queries, router, transaction
 from django.utils import timezone
 
 from publishing import services
 from publishing.models import Member, Review, Story, StoryRead
 from publishing.roles import AUTHORS, CROWD, REVIEWERS
 from publishing.simulation import PHRASES, REPLIES, REVIEWS
-from streams import disable_recording
+from streams import disable_recording, search_index
 from streams.health import health
+from streams.models import Action
 
 # (username, role, full name); the printed demo logins.
 DEMO_USERS = (
@@ -36,7 +43,15 @@ ROLE_NAMES = {AUTHORS: "author", REVIEWERS: "reviewer"}
 # History events made one by one through the services; past this, the rest
 # are bulk-created reads (--actions 1000000 for benchmarks).
 DETAILED_EVENTS = 2000
-BULK_BATCH = 5000
+# Reads per bulk_create: one bulk signal, so one route run and one INSERT of
+# actions (or a few: streams caps the rows per statement) per batch.
+BULK_BATCH = 10000
+# From this many bulk reads, and at least as many as the actions already
+# there, the text search index is dropped for the history and rebuilt after
+# it, where one build beats keeping it in step row by row: PostgreSQL's
+# trigram GIN index (about 15% of a million-action seed). SQLite's FTS5
+# table costs about as much to rebuild as to keep, so it is kept.
+REINDEX_FROM = {"postgresql": 100_000}
 # The crowd member whose history shows a lock and an unlock; the one still invited.
 CROWD_LOCKED_ONCE = "cato"
 CROWD_INVITED = "cora"
@@ -68,28 +83,43 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument("--seed", type=int, default=4, help="random seed (default 4)")
+        parser.add_argument(
+            "--no-progress",
+            action="store_false",
+            dest="progress",
+            help="no progress bar for the bulk part (it is only drawn on a terminal anyway)",
+        )
 
-    def handle(self, *args: Any, actions: int, seed: int, **options: Any) -> None:
+    def handle(self, *args: Any, actions: int, seed: int, progress: bool = True, **options: Any) -> None:
         if actions < 0:
             raise CommandError("--actions must be 0 or more.")
+        self.show_progress = progress
         password = os.environ.get("DEMO_PASSWORD") or "demo"
         rng = random.Random(seed)
-        with transaction.atomic():
-            # Setting up the cast is not history: it would record actions at
-            # "now", before the week of history, and again on every rerun.
-            with disable_recording():
-                users = self.ensure_users(password)
-            if Story.objects.filter(author=users["alice"]).exists():
-                self.stdout.write("Demo history already present; users and passwords refreshed.")
-            else:
-                self.create_history(users, actions, rng)
-                self.member_history(users)
-            # Last, at "now": after the history, so ids keep following timestamps.
-            self.activate_logins(users)
+        # Hashing the demo passwords is seconds of CPU (PBKDF2, which lets go
+        # of the GIL): it runs in threads beside the seeding, and the hashes
+        # are set at the end, in the same transaction.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="seed-demo-password") as hashing:
+            hashes = [hashing.submit(make_password, password) for _ in DEMO_USERS]
+            with transaction.atomic():
+                # Setting up the cast is not history: it would record actions at
+                # "now", before the week of history, and again on every rerun.
+                with disable_recording():
+                    users = self.ensure_users()
+                if Story.objects.filter(author=users["alice"]).exists():
+                    self.stdout.write("Demo history already present; users and passwords refreshed.")
+                else:
+                    self.create_history(users, actions, rng)
+                    self.member_history(users)
+                with disable_recording():
+                    self.set_passwords(users, [future.result() for future in hashes])
+                # Last, at "now": after the history, so ids keep following timestamps.
+                self.activate_logins(users)
         health.flush()  # so streams_stats counts the routes the history ran
         self.print_logins(password)
 
-    def ensure_users(self, password: str) -> dict[str, Any]:
+    def ensure_users(self) -> dict[str, Any]:
+        """The demo logins and the crowd, in their groups; passwords come after (``set_passwords``)."""
         User = get_user_model()
         authors, _ = Group.objects.get_or_create(name=AUTHORS)
         authors.permissions.add(
@@ -108,7 +138,6 @@ class Command(BaseCommand):
                 defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
             )
             user.is_staff = user.is_superuser = role == "staff"
-            user.set_password(password)
             user.save()
             if role in groups:
                 user.groups.add(groups[role])
@@ -127,6 +156,14 @@ class Command(BaseCommand):
                 user.groups.add(groups[REVIEWERS])
             users[username] = user
         return users
+
+    @staticmethod
+    def set_passwords(users: dict[str, Any], hashes: list[str]) -> None:
+        """Each demo login gets its own hash (its own salt) of the demo password."""
+        for (username, _, _), encoded in zip(DEMO_USERS, hashes, strict=True):
+            user = users[username]
+            user.password = encoded
+            user.save(update_fields=["password"])
 
     def create_history(self, users: dict[str, Any], actions: int, rng: random.Random) -> None:
         now = timezone.now()
@@ -156,17 +193,19 @@ class Command(BaseCommand):
         )
         begin, end = moments[-1], now - timedelta(minutes=1)
         detailed = min(actions, DETAILED_EVENTS)
-        if actions > detailed:
-            # A benchmark-sized history: the older part is reads, written in
-            # batches through bulk_create, whose bulk signal the hub turns into
-            # one bulk INSERT of actions per batch. The last day is detailed.
-            end_of_bulk = end - timedelta(days=1)
-            self.bulk_reads(actions - detailed, begin, end_of_bulk, stories, readers, rng)
-            begin = end_of_bulk
-        span = (end - begin).total_seconds()
-        times = sorted(begin + timedelta(seconds=rng.uniform(0, span)) for _ in range(detailed))
-        for index, at in enumerate(times, start=1):
-            history.event(index, at)
+        bulk = actions - detailed
+        with self.bulk_load(bulk):
+            if bulk:
+                # A benchmark-sized history: the older part is reads, written in
+                # batches through bulk_create, whose bulk signal the hub turns into
+                # one bulk INSERT of actions per batch. The last day is detailed.
+                end_of_bulk = end - timedelta(days=1)
+                self.bulk_reads(bulk, begin, end_of_bulk, stories, readers, rng)
+                begin = end_of_bulk
+            span = (end - begin).total_seconds()
+            times = sorted(begin + timedelta(seconds=rng.uniform(0, span)) for _ in range(detailed))
+            for index, at in enumerate(times, start=1):
+                history.event(index, at)
         self.stdout.write(self.style.SUCCESS(f"Created {len(stories)} stories and {actions} history events."))
 
     def bulk_reads(
@@ -180,28 +219,99 @@ class Command(BaseCommand):
     ) -> None:
         span = (end - begin).total_seconds()
         step = span / count
-        written = 0
-        while written < count:
-            size = min(BULK_BATCH, count - written)
-            StoryRead.objects.bulk_create(
+        # Ids, not instances: the route reads only story_id and reader_id.
+        # The same draws as choosing among the instances.
+        story_ids = [story.pk for story in stories]
+        reader_ids = [reader.pk for reader in readers]
+        bar = ProgressBar(self.stdout, count, "reads", enabled=self.show_progress)
+
+        def reads(first: int, size: int) -> list[StoryRead]:
+            return [
                 StoryRead(
-                    story=rng.choice(stories),
-                    reader=rng.choice(readers),
-                    read_at=begin + timedelta(seconds=(written + n) * step),
+                    story_id=rng.choice(story_ids),
+                    reader_id=rng.choice(reader_ids),
+                    read_at=begin + timedelta(seconds=(first + n) * step),
                 )
                 for n in range(size)
-            )
-            written += size
-            self.progress(written, count)
-        self.stdout.write("")
+            ]
 
-    def progress(self, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total
-        self.stdout.write(
-            f"  [{'#' * filled}{'.' * (width - filled)}] {done:>9,} / {total:,} reads", ending="\r"
+        # The next batch is made in a thread while this one is written: the
+        # database works without the GIL (SQLite in C, PostgreSQL in its own
+        # process), so making instances overlaps with it. One worker, each
+        # batch asked for once the previous one is taken: the same draws in
+        # the same order as a plain loop, so a seed gives the same history.
+        with gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-demo-reads") as maker:
+            upcoming = maker.submit(reads, 0, min(BULK_BATCH, count))
+            for first in range(0, count, BULK_BATCH):
+                batch = upcoming.result()
+                written = first + len(batch)
+                if written < count:
+                    upcoming = maker.submit(reads, written, min(BULK_BATCH, count - written))
+                StoryRead.objects.bulk_create(batch)
+                reset_queries()  # with DEBUG on, the query log would keep every batch's SQL
+                bar.update(written)
+        bar.finish()
+
+    @contextmanager
+    def bulk_load(self, count: int) -> Iterator[None]:
+        """What a history with ``count`` bulk reads needs around it.
+
+        Past ``REINDEX_FROM`` reads the search index is dropped for the block
+        (the bulk part and the detailed events after it) and rebuilt at its
+        end; then fresh planner statistics. Runs inside the command's
+        transaction, so on PostgreSQL and SQLite a rollback also brings back a
+        dropped index (DDL is transactional).
+        """
+        if not count:
+            yield
+            return
+        connection = connections[router.db_for_write(Action)]
+        threshold = REINDEX_FROM.get(connection.vendor)
+        reindex = (
+            threshold is not None
+            and count >= threshold
+            and Action.objects.using(connection.alias).count() <= count
         )
-        self.stdout.flush()
+        if reindex:
+            search_index.uninstall(connection)
+            try:
+                yield
+            except BaseException:
+                # Best effort, never hiding the error; the rollback restores it anyway.
+                with suppress(Exception):
+                    search_index.install(connection)
+                raise
+            self.reinstall_search_index(connection)
+        else:
+            yield
+        self.analyze(connection, (Action, StoryRead))
+
+    def reinstall_search_index(self, connection: Any) -> None:
+        if connection.vendor == "postgresql":
+            # CREATE INDEX refuses a table with pending (deferred) foreign-key
+            # checks, and install() would only answer False: run them now, as
+            # the commit would, and defer again.
+            started = time.monotonic()
+            connection.check_constraints()
+            self.stdout.write(f"  foreign keys checked in {time.monotonic() - started:.1f} s")
+        started = time.monotonic()
+        if not search_index.install(connection) or not search_index.installed(connection):
+            raise CommandError("The text search index could not be rebuilt; nothing was saved.")
+        self.stdout.write(f"  search index rebuilt in {time.monotonic() - started:.1f} s")
+
+    @staticmethod
+    def analyze(connection: Any, models: tuple[type[Any], ...]) -> None:
+        """Fresh planner statistics for the tables the bulk part filled."""
+        tables = [connection.ops.quote_name(model._meta.db_table) for model in models]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for table in tables:
+                    cursor.execute(f"ANALYZE {table}")
+        elif connection.vendor == "sqlite":
+            # Sampled: a full ANALYZE would read every index of every row.
+            with sqlite_pragmas(connection, analysis_limit=1000), connection.cursor() as cursor:
+                for table in tables:
+                    cursor.execute(f"ANALYZE {table}")
 
     @staticmethod
     def member_history(users: dict[str, Any]) -> None:
@@ -235,6 +345,82 @@ class Command(BaseCommand):
         )
         for username, role, _ in DEMO_USERS:
             self.stdout.write(f"  {username:<6} {ROLE_NAMES.get(role, role)}")
+
+
+class ProgressBar:
+    """A progress bar redrawn in place on a terminal; elsewhere only the final count."""
+
+    WIDTH = 30
+
+    def __init__(self, stdout: Any, total: int, unit: str, *, enabled: bool = True) -> None:
+        self.stdout = stdout
+        self.total = total
+        self.unit = unit
+        self.enabled = enabled
+        self.live = enabled and _isatty(stdout)
+        self.started = time.monotonic()
+        self.done = 0
+
+    def update(self, done: int) -> None:
+        self.done = done
+        if self.live:
+            self.stdout.write(self.line(), ending="\r")
+            self.stdout.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stdout.write(self.line())
+
+    def line(self) -> str:
+        filled = self.WIDTH * self.done // self.total if self.total else self.WIDTH
+        elapsed = time.monotonic() - self.started
+        rate = f" {self.done / elapsed:>9,.0f}/s" if elapsed > 0 else ""
+        return f"  [{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done:>9,} / {self.total:,} {self.unit}{rate}"
+
+
+def _isatty(stdout: Any) -> bool:
+    try:
+        return bool(stdout.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection in the block.
+
+    A bulk part allocates millions of short-lived objects (instances, rows)
+    and makes no reference cycles, so the collector finds nothing; but the
+    allocations keep triggering it, and each full collection walks every
+    object of the process (about a tenth of the bulk part's CPU time).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
+def sqlite_pragmas(connection: Any, **values: Any) -> Iterator[None]:
+    """Set SQLite pragmas on ``connection`` for a block and put the old values back; elsewhere nothing."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    previous = {}
+    with connection.cursor() as cursor:
+        for name, value in values.items():
+            cursor.execute(f"PRAGMA {name}")
+            previous[name] = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA {name} = {int(value)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name, value in previous.items():
+                cursor.execute(f"PRAGMA {name} = {int(value)}")
 
 
 class History:
