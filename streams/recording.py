@@ -73,7 +73,6 @@ def _build(
         user_agent=ctx.user_agent,
         changes=jsonable(changes) if changes is not None else None,
     )
-    action.search_text = action.document()
     if isinstance(owner, models.Model):
         action.owner = owner
     else:
@@ -382,6 +381,8 @@ def _record_many_instances(entries: Iterable[dict[str, Any]], using: str) -> lis
     actions = [_build(**entry) for entry in entries]
     if not actions:
         return []
+    for action in actions:  # bulk_create does not call save(), which sets it
+        action.search_text = action.document()
     Action.objects.using(using).bulk_create(actions, batch_size=2000)
     _announce_after_commit(actions, [action.pk for action in actions if action.pk is not None], using)
     return actions
