@@ -17,3 +17,14 @@ STREAMS = {**STREAMS, "STATS_FLUSH_SECONDS": None}  # flushes would add queries 
 # Each test process keeps its own cache, so clearing it between tests (login
 # throttling counts in it) never touches a Redis that servers share.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A test database in a file, in WAL mode as the site runs: an in-memory
+    # one is shared-cache, where a reader in one thread (the live hub
+    # rendering rows) fails at once with "database table is locked" while
+    # another thread writes, which the site itself never meets.
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"signalboard-tests-{os.getpid()}.sqlite3")
+    }
