@@ -51,10 +51,8 @@ def story_published_route(*, story: Story, user: Any, **kwargs: Any) -> None:
     record(actor=user, verb=verbs.PUBLISHED, object=story, timestamp=story.published_at)
 
 
-@registry.register(post_save, sender=StoryRead, name="story-read")
-def story_read_route(*, instance: StoryRead, created: bool, **kwargs: Any) -> None:
-    if not created:
-        return
+@registry.register(post_save, sender=StoryRead, name="story-read", when_created=True)
+def story_read_route(*, instance: StoryRead, **kwargs: Any) -> None:
     record(
         actor=instance.reader,
         verb=verbs.READ,
@@ -81,10 +79,8 @@ def story_reads_bulk_route(*, objs: list[StoryRead], **kwargs: Any) -> None:
     )
 
 
-@registry.register(post_save, sender=Comment, name="comment-created")
-def comment_created_route(*, instance: Comment, created: bool, **kwargs: Any) -> None:
-    if not created:
-        return
+@registry.register(post_save, sender=Comment, name="comment-created", when_created=True)
+def comment_created_route(*, instance: Comment, **kwargs: Any) -> None:
     record(
         actor=instance.author,
         verb=verbs.COMMENTED,
@@ -95,54 +91,50 @@ def comment_created_route(*, instance: Comment, created: bool, **kwargs: Any) ->
     )
 
 
-@registry.register(post_save, sender=Bookmark, name="bookmark-created")
-def bookmark_created_route(*, instance: Bookmark, created: bool, **kwargs: Any) -> None:
-    if created:
-        record(
-            actor=instance.user,
-            verb=verbs.BOOKMARKED,
-            object=instance.story,
-            owner=instance.story.author_id,
-            timestamp=instance.created_at,
-        )
+@registry.register(post_save, sender=Bookmark, name="bookmark-created", when_created=True)
+def bookmark_created_route(*, instance: Bookmark, **kwargs: Any) -> None:
+    record(
+        actor=instance.user,
+        verb=verbs.BOOKMARKED,
+        object=instance.story,
+        owner=instance.story.author_id,
+        timestamp=instance.created_at,
+    )
 
 
-@registry.register(post_save, sender=Review, name="review-created")
-def review_created_route(*, instance: Review, created: bool, **kwargs: Any) -> None:
-    if created:
-        record(
-            actor=instance.reviewer,
-            verb=verbs.REVIEWED,
-            object=instance,
-            target=instance.story,
-            owner=instance.story.author_id,
-            timestamp=instance.created_at,
-        )
+@registry.register(post_save, sender=Review, name="review-created", when_created=True)
+def review_created_route(*, instance: Review, **kwargs: Any) -> None:
+    record(
+        actor=instance.reviewer,
+        verb=verbs.REVIEWED,
+        object=instance,
+        target=instance.story,
+        owner=instance.story.author_id,
+        timestamp=instance.created_at,
+    )
 
 
-@registry.register(post_save, sender=Reply, name="reply-created")
-def reply_created_route(*, instance: Reply, created: bool, **kwargs: Any) -> None:
-    if created:
-        record(
-            actor=instance.author,
-            verb=verbs.REPLIED,
-            object=instance,
-            target=instance.review,
-            owner=instance.review.reviewer_id,
-            timestamp=instance.created_at,
-        )
+@registry.register(post_save, sender=Reply, name="reply-created", when_created=True)
+def reply_created_route(*, instance: Reply, **kwargs: Any) -> None:
+    record(
+        actor=instance.author,
+        verb=verbs.REPLIED,
+        object=instance,
+        target=instance.review,
+        owner=instance.review.reviewer_id,
+        timestamp=instance.created_at,
+    )
 
 
-@registry.register(post_save, sender=ThumbsUp, name="thumbs-up-created")
-def thumbs_up_created_route(*, instance: ThumbsUp, created: bool, **kwargs: Any) -> None:
-    if created:
-        record(
-            actor=instance.user,
-            verb=verbs.LIKED,
-            object=instance.review,
-            owner=instance.review.reviewer_id,
-            timestamp=instance.created_at,
-        )
+@registry.register(post_save, sender=ThumbsUp, name="thumbs-up-created", when_created=True)
+def thumbs_up_created_route(*, instance: ThumbsUp, **kwargs: Any) -> None:
+    record(
+        actor=instance.user,
+        verb=verbs.LIKED,
+        object=instance.review,
+        owner=instance.review.reviewer_id,
+        timestamp=instance.created_at,
+    )
 
 
 @registry.register(post_save, sender=Member, name="member-state-changed", when_changed=("state",))

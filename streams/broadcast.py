@@ -9,6 +9,7 @@ breaks the write (the row is in the database; open tables catch up).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from streams.live.transport import LocalTransport, get_transport
@@ -26,9 +27,16 @@ def announce(message: dict[str, Any]) -> None:
         logger.exception("could not announce action %s", message.get("id"))
 
 
-def announce_each(messages: list[dict[str, Any]]) -> None:
-    for message in messages:
-        announce(message)
+def announce_actions(actions: Sequence[Any]) -> None:
+    """Announce committed actions; their messages are built only if someone listens."""
+    transport = get_transport()
+    if isinstance(transport, LocalTransport) and not transport.listening():
+        return
+    for action in actions:
+        try:
+            transport.publish(action.broadcast_message())
+        except Exception:
+            logger.exception("could not announce action %s", action.pk)
 
 
 def announce_range(first: int, last: int, count: int) -> None:

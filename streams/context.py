@@ -11,10 +11,10 @@ import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from streams import conf
+from streams import conf, values
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,6 @@ class ActingContext:
     # Set when there is no request: a management command, the shell, a task.
     cli: bool = True
     recording: bool = True
-    running_routes: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def actor(self) -> Any:
@@ -62,7 +61,11 @@ def _using(ctx: ActingContext) -> Iterator[ActingContext]:
 
 def request_context(*, ip: str | None, user_agent: str, user: Any = None, request: Any = None) -> Any:
     """Context manager used by the middlewares for one request or connection."""
-    return _using(ActingContext(user=user, request=request, ip=ip, user_agent=user_agent[:255], cli=False))
+    return _using(
+        ActingContext(
+            user=user, request=request, ip=_checked_ip(ip), user_agent=values.text(user_agent, 255), cli=False
+        )
+    )
 
 
 @contextmanager
@@ -71,21 +74,25 @@ def acting_as(user: Any, *, ip: str | None = None, user_agent: str = "") -> Iter
 
     For management commands and tasks that act on someone's behalf.
     """
-    with _using(ActingContext(user=user, ip=ip, user_agent=user_agent, cli=False)) as ctx:
+    context = ActingContext(user=user, ip=_checked_ip(ip), user_agent=values.text(user_agent, 255), cli=False)
+    with _using(context) as ctx:
         yield ctx
+
+
+def _checked_ip(ip: str | None) -> str | None:
+    """``ip`` as the actions' column stores it; a ValueError now, not a failed INSERT later."""
+    if ip is None:
+        return None
+    checked = _valid_ip(ip)
+    if checked is None:
+        raise ValueError(f"Not an IP address: {ip!r}")
+    return checked
 
 
 @contextmanager
 def disable_recording() -> Iterator[None]:
     """Record nothing inside the block (data migrations, imports, tests)."""
     with _using(replace(current(), recording=False)):
-        yield
-
-
-@contextmanager
-def running_route(name: str) -> Iterator[None]:
-    ctx = current()
-    with _using(replace(ctx, running_routes=ctx.running_routes | {name})):
         yield
 
 
@@ -124,6 +131,30 @@ def _valid_ip(value: str | None) -> str | None:
         return None
 
 
+# The route running now (streams.registration.RouteRun), innermost first.
+_running: ContextVar[Any] = ContextVar("streams_running_route", default=None)
+# Set while record() sends its own INSERT inside a route: a statement that
+# needs no savepoint.
+_trusted: ContextVar[bool] = ContextVar("streams_trusted_statement", default=False)
+
+
+def running() -> Any:
+    return _running.get()
+
+
+def trusted() -> bool:
+    return _trusted.get()
+
+
+@contextmanager
+def trusted_statement() -> Iterator[None]:
+    token = _trusted.set(True)
+    try:
+        yield
+    finally:
+        _trusted.reset(token)
+
+
 _disabled: ContextVar[frozenset[str]] = ContextVar("streams_disabled_routes", default=frozenset())
 
 
@@ -159,7 +190,11 @@ def unpacked(data: dict[str, Any]) -> Iterator[ActingContext]:
     user = None
     if data.get("user") is not None:
         user = get_user_model()._default_manager.filter(pk=data["user"]).first()
-    with _using(
-        ActingContext(user=user, ip=data.get("ip"), user_agent=data.get("ua", ""), cli=data.get("cli", True))
-    ) as ctx:
+    context = ActingContext(
+        user=user,
+        ip=_valid_ip(data.get("ip")),
+        user_agent=values.text(data.get("ua") or "", 255),
+        cli=data.get("cli", True),
+    )
+    with _using(context) as ctx:
         yield ctx

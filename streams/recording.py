@@ -9,14 +9,15 @@ from itertools import chain
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
 from django.utils import timezone
 
-from streams import conf, search
-from streams.broadcast import announce, announce_each, announce_range
-from streams.context import actor_name, current
+from streams import conf, search, values
+from streams.broadcast import announce_actions, announce_range
+from streams.context import _trusted, actor_name, current, running
 from streams.models import Action
-from streams.tracking import jsonable
+from streams.values import jsonable
 
 
 class _FromContext:
@@ -27,57 +28,9 @@ class _FromContext:
 FROM_CONTEXT: Any = _FromContext()
 
 
-def _describe(
-    instance: models.Model | None,
-) -> tuple[ContentType | None, str, str]:
-    if instance is None:
-        return None, "", ""
-    # get_for_model is cached per process: no query after the first call.
-    content_type = ContentType.objects.get_for_model(instance, for_concrete_model=False)
-    return content_type, str(instance.pk), str(instance)[:255]
-
-
-def _build(
-    *,
-    verb: str,
-    actor: Any = FROM_CONTEXT,
-    object: models.Model | None = None,  # noqa: A002 - the activity-stream term
-    target: models.Model | None = None,
-    owner: Any = None,
-    public: bool = True,
-    changes: dict[str, Any] | None = None,
-    timestamp: Any = None,
-) -> Action:
-    ctx = current()
-    if actor is FROM_CONTEXT:
-        actor = ctx.actor
-    if isinstance(actor, str):
-        actor_obj, name = None, actor[:150]
-    else:
-        actor_obj, name = actor, actor_name(actor)
-    object_type, object_id, object_repr = _describe(object)
-    target_type, target_id, target_repr = _describe(target)
-    action = Action(
-        timestamp=timestamp or timezone.now(),
-        actor=actor_obj,
-        actor_name=name,
-        verb=verb,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=object_repr,
-        target_type=target_type,
-        target_id=target_id,
-        target_repr=target_repr,
-        public=public,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        changes=jsonable(changes) if changes is not None else None,
-    )
-    if isinstance(owner, models.Model):
-        action.owner = owner
-    else:
-        action.owner_id = owner
-    return action
+def actions_db() -> str:
+    """The database actions are written to."""
+    return router.db_for_write(Action)
 
 
 def record(**fields: Any) -> Action | None:
@@ -87,45 +40,207 @@ def record(**fields: Any) -> Action | None:
     attempted username) or left out to take the user of the current request
     (``CLI`` outside a request); ``object`` and ``target``, model instances;
     ``owner``, whom the action is for (a user or a user's primary key);
-    ``public``; ``changes``, a JSON-able diff; ``timestamp``. Costs one
-    INSERT; returns ``None`` when recording is disabled.
+    ``public``; ``changes``, a JSON-able diff; ``timestamp``.
+
+    Costs one INSERT, sent as it is (no model ``save()``, so no model
+    signals for Action). Every value is checked and bounded first
+    (``streams.values``): a value that cannot be stored raises
+    ``ValueError`` before anything is sent, so the INSERT itself does not
+    fail for what it carries. Returns ``None`` when recording is disabled.
     """
-    if not current().recording:
+    ctx = current()
+    if not ctx.recording:
         return None
-    action = _build(**fields)
-    using = router.db_for_write(Action)
-    action.save(using=using, force_insert=True)
-    transaction.on_commit(partial(announce, action.broadcast_message()), using=using, robust=True)
+    run = running()
+    using = run.using if run is not None else actions_db()
+    connection = connections[using]
+    row = _Rows(ctx)(**fields)
+    if _fast_insert_supported(connection):
+        if run is None:
+            pk = _insert_one(connection, row)
+        else:
+            token = _trusted.set(True)  # no savepoint for this statement (RouteRun)
+            try:
+                pk = _insert_one(connection, row)
+            finally:
+                _trusted.reset(token)
+        action = _saved_action(pk, row, using)
+    else:
+        action = Action(**dict(zip(BULK_ATTNAMES, row, strict=True)))
+        action.save(using=using, force_insert=True)
+    if run is None:
+        announce_after_commit([action], using)
+    else:
+        run.recorded.append(action)  # announced when the route has succeeded
     return action
 
 
 def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[Action]:
     """Write many actions with one bulk INSERT (per batch) and announce them after commit.
 
-    Each entry holds the fields ``record()`` takes. For routes of bulk
-    operations (``streams.tracking.bulk_created`` and friends). Returns the
-    saved actions (with primary keys); on SQLite and PostgreSQL they are made
-    into model instances only when read, so a route that ignores them pays
-    nothing per row but the INSERT.
+    Each entry holds the fields ``record()`` takes, checked alike. For
+    routes of bulk operations (``streams.tracking.bulk_created`` and
+    friends). Returns the saved actions (with primary keys); on SQLite and
+    PostgreSQL they are made into model instances only when read, so a
+    route that ignores them pays nothing per row but the INSERT.
     """
     ctx = current()
     if not ctx.recording:
         return []
-    using = router.db_for_write(Action)
+    run = running()
+    using = run.using if run is not None else actions_db()
     connection = connections[using]
-    if not _fast_insert_supported(connection):
-        return _record_many_instances(entries, using)
-    rows = _bulk_rows(entries, ctx)
+    build = _Rows(ctx)
+    rows = [build(**entry) for entry in entries]
     if not rows:
         return []
-    # Also within SQLite's variable limit, for the rare batch bound value by value.
-    batch = min(BULK_INSERT_BATCH, connection.ops.bulk_batch_size(_bulk_fields(), rows) or len(rows))
-    ids: list[int] = []
-    for start in range(0, len(rows), batch):
-        ids += _insert_rows(connection, rows[start : start + batch])
-    actions = RecordedActions(rows, ids, using)
-    _announce_after_commit(actions, ids, using)
+    if not _fast_insert_supported(connection):
+        actions: Sequence[Action] = _insert_instances(rows, using)
+    else:
+        # Also within SQLite's variable limit, for the rare batch bound value by value.
+        batch = min(BULK_INSERT_BATCH, connection.ops.bulk_batch_size(_bulk_fields(), rows) or len(rows))
+        ids: list[int] = []
+        token = _trusted.set(True)
+        try:
+            for start in range(0, len(rows), batch):
+                ids += _insert_rows(connection, rows[start : start + batch])
+        finally:
+            _trusted.reset(token)
+        actions = RecordedActions(rows, ids, using)
+    if run is None:
+        announce_after_commit(actions, using)
+    else:
+        run.recorded.extend(actions)
     return actions
+
+
+def announce_after_commit(actions: Sequence[Action], using: str) -> None:
+    """Announce ``actions`` once their transaction commits (at once in autocommit)."""
+    if len(actions) <= conf.get("BULK_ANNOUNCE_LIMIT"):
+        transaction.on_commit(partial(announce_actions, actions), using=using, robust=True)
+    else:
+        # One message for the lot: each process loads the range once.
+        ids = [action.pk for action in actions] if not isinstance(actions, RecordedActions) else actions.ids
+        transaction.on_commit(partial(announce_range, min(ids), max(ids), len(ids)), using=using, robust=True)
+
+
+# The lengths the columns take; longer text is cut, a longer key refused.
+VERB_LENGTH = Action._meta.get_field("verb").max_length
+NAME_LENGTH = Action._meta.get_field("actor_name").max_length
+KEY_LENGTH = Action._meta.get_field("object_id").max_length
+REPR_LENGTH = Action._meta.get_field("object_repr").max_length
+
+
+class _Rows:
+    """Builds the column values of actions, tuples in ``BULK_ATTNAMES`` order.
+
+    No model instance per row: what repeats in a batch (an actor's name, an
+    object's content type and text, the folded search text) is worked out
+    once per distinct value. Caches are keyed by identity and keep the
+    instance, so an id is never reused while a batch is built.
+    """
+
+    __slots__ = ("actors", "ctx", "described", "documents")
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.described: dict[int, tuple[Any, tuple[int | None, str, str]]] = {}
+        self.actors: dict[int, tuple[Any, tuple[Any, str]]] = {}
+        self.documents: dict[tuple[str, str, str, str], str] = {}
+
+    def __call__(
+        self,
+        *,
+        verb: str,
+        actor: Any = FROM_CONTEXT,
+        object: models.Model | None = None,  # noqa: A002 - the activity-stream term
+        target: models.Model | None = None,
+        owner: Any = None,
+        public: bool = True,
+        changes: dict[str, Any] | None = None,
+        timestamp: Any = None,
+    ) -> tuple[Any, ...]:
+        if not isinstance(verb, str) or not 0 < len(verb) <= VERB_LENGTH:
+            raise ValueError(f"A verb is a text of 1 to {VERB_LENGTH} characters, not {verb!r}.")
+        verb = values.text(verb, VERB_LENGTH)
+        if actor is FROM_CONTEXT:
+            actor = self.ctx.actor
+        if isinstance(actor, str):
+            actor_id, name = None, values.text(actor, NAME_LENGTH)
+        else:
+            found = self.actors.get(id(actor))
+            if found is None:
+                described_actor = (_saved_pk(actor, "actor"), values.text(actor_name(actor), NAME_LENGTH))
+                found = self.actors[id(actor)] = (actor, described_actor)
+            actor_id, name = found[1]
+        object_type, object_id, object_repr = self.describe(object)
+        target_type, target_id, target_repr = self.describe(target)
+        key = (name, verb, object_repr, target_repr)
+        search_text = self.documents.get(key)
+        if search_text is None:
+            search_text = self.documents[key] = search.document(*key)
+        ctx = self.ctx
+        return (
+            timestamp or timezone.now(),
+            actor_id,
+            name,
+            verb,
+            object_type,
+            object_id,
+            object_repr,
+            target_type,
+            target_id,
+            target_repr,
+            _owner_pk(owner),
+            bool(public),
+            ctx.ip,
+            ctx.user_agent,
+            jsonable(changes) if changes is not None else None,
+            search_text,
+        )
+
+    def describe(self, instance: models.Model | None) -> tuple[int | None, str, str]:
+        """An object's content type, key and text."""
+        if instance is None:
+            return None, "", ""
+        found = self.described.get(id(instance))
+        if found is None:
+            # get_for_model is cached per process: no query after the first call.
+            content_type = ContentType.objects.get_for_model(instance, for_concrete_model=False)
+            key = str(instance.pk)
+            if len(key) > KEY_LENGTH:
+                raise ValueError(f"{instance!r}: a primary key longer than {KEY_LENGTH} characters.")
+            text = values.text(str(instance), REPR_LENGTH)
+            found = self.described[id(instance)] = (instance, (content_type.pk, key, text))
+        return found[1]
+
+
+def _saved_pk(instance: Any, name: str) -> Any:
+    if instance is None:
+        return None
+    if instance.pk is None:
+        # What the model path says of an unsaved related object.
+        raise ValueError(f"record() prohibited to prevent data loss due to unsaved related object '{name}'.")
+    return instance.pk
+
+
+def _owner_pk(owner: Any) -> Any:
+    if owner is None or (type(owner) is int):
+        return owner
+    if isinstance(owner, models.Model):
+        return _saved_pk(owner, "owner")
+    try:
+        return Action._meta.get_field("owner").target_field.to_python(owner)
+    except ValidationError:
+        raise ValueError(f"An owner is a user or a user's primary key, not {owner!r}.") from None
+
+
+def _saved_action(pk: int, row: tuple[Any, ...], using: str) -> Action:
+    """The instance of a row just inserted (positional: Django's fastest way in)."""
+    action = Action(pk, *row)
+    action._state.adding = False
+    action._state.db = using
+    return action
 
 
 # Rows per INSERT statement at most.
@@ -154,11 +269,19 @@ BULK_ATTNAMES = (
 
 @cache
 def _bulk_fields() -> tuple[models.Field, ...] | None:
-    """Action's fields by ``BULK_ATTNAMES``; None if the model has other columns now."""
-    concrete = {f.attname: f for f in Action._meta.concrete_fields if not f.primary_key}
-    if set(concrete) != set(BULK_ATTNAMES) or any(f.generated for f in concrete.values()):
+    """Action's fields by ``BULK_ATTNAMES``; None if the model has other columns now.
+
+    The names are the model's concrete fields after the primary key, in
+    order, so a row and its key make an instance positionally.
+    """
+    pk, *fields = Action._meta.concrete_fields
+    if (
+        not pk.primary_key
+        or tuple(f.attname for f in fields) != BULK_ATTNAMES
+        or any(f.generated for f in fields)
+    ):
         return None
-    return tuple(concrete[name] for name in BULK_ATTNAMES)
+    return tuple(fields)
 
 
 def _fast_insert_supported(connection: Any) -> bool:
@@ -169,88 +292,40 @@ def _fast_insert_supported(connection: Any) -> bool:
     )
 
 
-def _bulk_rows(entries: Iterable[dict[str, Any]], ctx: Any) -> list[tuple[Any, ...]]:
-    """The column values ``_build()`` gives each entry, as tuples in ``BULK_ATTNAMES`` order.
+@cache
+def _one_row_sql(alias: str) -> tuple[str, tuple[tuple[int, models.Field], ...]]:
+    """The one-row INSERT, and which columns' values Django must adapt first.
 
-    No model instance per row: what repeats in a batch (an actor's name, an
-    object's content type and text, the folded search text) is worked out
-    once per distinct value. Caches are keyed by identity and keep the
-    instance, so an id is never reused while the batch is built.
+    Text, booleans and integer keys go to the driver as they are; a
+    timestamp, an IP address and the JSON diff are adapted the way the
+    model's own save would (``get_db_prep_save``).
     """
-    described: dict[int, tuple[Any, tuple[int | None, str, str]]] = {}
-    actors: dict[int, tuple[Any, tuple[Any, str]]] = {}
-    documents: dict[tuple[str, str, str, str], str] = {}
-    context_actor: list[Any] = []
-    ip, user_agent = ctx.ip, ctx.user_agent
-
-    def describe(instance: models.Model | None) -> tuple[int | None, str, str]:
-        if instance is None:
-            return None, "", ""
-        found = described.get(id(instance))
-        if found is None:
-            content_type, object_id, text = _describe(instance)
-            found = described[id(instance)] = (instance, (content_type.pk, object_id, text))
-        return found[1]
-
-    def row(
-        *,
-        verb: str,
-        actor: Any = FROM_CONTEXT,
-        object: models.Model | None = None,  # noqa: A002 - the activity-stream term
-        target: models.Model | None = None,
-        owner: Any = None,
-        public: bool = True,
-        changes: dict[str, Any] | None = None,
-        timestamp: Any = None,
-    ) -> tuple[Any, ...]:
-        if actor is FROM_CONTEXT:
-            if not context_actor:
-                context_actor.append(ctx.actor)
-            actor = context_actor[0]
-        if isinstance(actor, str):
-            actor_id, name = None, actor[:150]
-        else:
-            found = actors.get(id(actor))
-            if found is None:
-                found = actors[id(actor)] = (actor, (_saved_pk(actor, "actor"), actor_name(actor)))
-            actor_id, name = found[1]
-        object_type, object_id, object_repr = describe(object)
-        target_type, target_id, target_repr = describe(target)
-        key = (name, verb, object_repr, target_repr)
-        search_text = documents.get(key)
-        if search_text is None:
-            search_text = documents[key] = search.document(*key)
-        return (
-            timestamp or timezone.now(),
-            actor_id,
-            name,
-            verb,
-            object_type,
-            object_id,
-            object_repr,
-            target_type,
-            target_id,
-            target_repr,
-            _saved_pk(owner, "owner") if isinstance(owner, models.Model) else owner,
-            public,
-            ip,
-            user_agent,
-            jsonable(changes) if changes is not None else None,
-            search_text,
-        )
-
-    return [row(**entry) for entry in entries]
+    fields = _bulk_fields()
+    assert fields is not None
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(Action._meta.db_table)} ({', '.join(qn(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(Action._meta.pk.column)}"
+    )
+    adapted = tuple((index, field) for index, field in enumerate(fields) if not _passes_as_is(field))
+    return sql, adapted
 
 
-def _saved_pk(instance: Any, name: str) -> Any:
-    if instance is None:
-        return None
-    if instance.pk is None:
-        # What the model path says of an unsaved related object.
-        raise ValueError(
-            f"record_many() prohibited to prevent data loss due to unsaved related object '{name}'."
-        )
-    return instance.pk
+def _passes_as_is(field: models.Field) -> bool:
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    return isinstance(field, models.CharField | models.TextField | models.BooleanField | models.IntegerField)
+
+
+def _insert_one(connection: Any, row: tuple[Any, ...]) -> int:
+    sql, adapted = _one_row_sql(connection.alias)
+    params = list(row)
+    for index, field in adapted:
+        params[index] = field.get_db_prep_save(params[index], connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
 def _column_values(convert: Callable[[Any], Any], values: tuple[Any, ...]) -> list[Any]:
@@ -345,12 +420,9 @@ class RecordedActions(Sequence[Action]):
 
     def _materialize(self) -> list[Action]:
         if self._actions is None:
-            self._actions = []
-            for pk, values in zip(self.ids, self._rows, strict=True):
-                action = Action(id=pk, **dict(zip(BULK_ATTNAMES, values, strict=True)))
-                action._state.adding = False
-                action._state.db = self._using
-                self._actions.append(action)
+            self._actions = [
+                _saved_action(pk, row, self._using) for pk, row in zip(self.ids, self._rows, strict=True)
+            ]
             self._rows = []
         return self._actions
 
@@ -367,22 +439,8 @@ class RecordedActions(Sequence[Action]):
         return f"<RecordedActions: {len(self)} actions>"
 
 
-def _announce_after_commit(actions: Sequence[Action], ids: list[int], using: str) -> None:
-    # Keep only what the announcement needs until commit, not the actions.
-    if len(actions) <= conf.get("BULK_ANNOUNCE_LIMIT"):
-        messages = [action.broadcast_message() for action in actions]
-        transaction.on_commit(partial(announce_each, messages), using=using, robust=True)
-    elif ids:
-        transaction.on_commit(partial(announce_range, min(ids), max(ids), len(ids)), using=using, robust=True)
-
-
-def _record_many_instances(entries: Iterable[dict[str, Any]], using: str) -> list[Action]:
-    """The model path, for databases without the bulk INSERT above."""
-    actions = [_build(**entry) for entry in entries]
-    if not actions:
-        return []
-    for action in actions:  # bulk_create does not call save(), which sets it
-        action.search_text = action.document()
+def _insert_instances(rows: list[tuple[Any, ...]], using: str) -> list[Action]:
+    """The model path, for databases without the INSERTs above."""
+    actions = [Action(**dict(zip(BULK_ATTNAMES, row, strict=True))) for row in rows]
     Action.objects.using(using).bulk_create(actions, batch_size=2000)
-    _announce_after_commit(actions, [action.pk for action in actions if action.pk is not None], using)
     return actions

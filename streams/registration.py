@@ -8,9 +8,14 @@ the traps of Django signals:
 - fixture loading (``raw=True``) records nothing;
 - a route that is already running on this stack is not entered again, so a
   route that saves a model cannot loop back into itself;
-- a route that raises is logged with its name and counted, inside a
-  savepoint when a transaction is open, so the business write and the
-  other routes go on;
+- a route that raises is logged with its name and counted, what it
+  recorded is undone, and the business write and the other routes go on.
+  Its ``record()`` INSERTs need no savepoint (they cannot fail for what
+  they carry); any other statement it sends inside a transaction opens one
+  first (``RouteRun``), so a route costs one INSERT per action and nothing
+  more unless it does other database work;
+- ``when_created=True`` runs a post_save route only for a creation, and
+  returns at once on an update, before any other work;
 - ``when_changed=("field", ...)`` runs a post_save route only when one of
   those fields changed (the model must be tracked: ``streams.track``);
 - ``background=True`` runs the route as a Django task after commit, off the
@@ -29,23 +34,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 from django.dispatch import Signal
 
 from streams import conf
-from streams.context import current, disabled_routes, running_route
+from streams.context import _running, current, disabled_routes, running, trusted
 from streams.health import health
 from streams.tracking import changed
 
 logger = logging.getLogger("streams.routes")
 
 Handler = Callable[..., Any]
-
-
-def _actions_db() -> str:
-    from streams.models import Action
-
-    return router.db_for_write(Action)
 
 
 class AlreadyRegistered(Exception):
@@ -63,6 +62,7 @@ class Route:
     sender: Any
     handler: Handler
     when_changed: tuple[str, ...] = ()
+    when_created: bool = False
     background: bool = False
 
     @property
@@ -70,27 +70,31 @@ class Route:
         return f"streams.route:{self.name}"
 
     def skipped(self, kwargs: dict[str, Any]) -> bool:
-        if kwargs.get("raw", False):
-            return True
         if self.when_changed and not (
             "instance" in kwargs
             and not kwargs.get("created")
             and changed(kwargs["instance"], self.when_changed)
         ):
             return True
-        ctx = current()
-        return (
-            not ctx.recording
-            or self.name in ctx.running_routes
+        if (
+            not current().recording
             or self.name in conf.get("DISABLED_ROUTES")
             or self.name in disabled_routes()
-        )
+        ):
+            return True
+        run = running()
+        while run is not None:  # already running on this stack: a save inside the route
+            if run.name == self.name:
+                return True
+            run = run.parent
+        return False
 
     def __call__(self, sender: Any, **kwargs: Any) -> None:
         """The receiver connected to the signal."""
+        if kwargs.get("raw", False) or (self.when_created and not kwargs.get("created", False)):
+            return  # fixture loading, or an update for a route of creations: not this route's event
         if self.skipped(kwargs):
-            if not kwargs.get("raw", False):
-                health.skipped(self.name)
+            health.skipped(self.name)
             return
         if self.background:
             from streams.background import enqueue
@@ -102,23 +106,109 @@ class Route:
     def run(self, sender: Any, kwargs: dict[str, Any]) -> bool:
         """Run the handler, isolated; return whether it succeeded."""
         started = time.perf_counter()
-        failed = False
-        kwargs = {key: value for key, value in kwargs.items() if key != "signal"}
+        kwargs.pop("signal", None)
+        run = RouteRun(self.name)
         try:
-            with running_route(self.name):
-                using = _actions_db()
-                if connections[using].in_atomic_block:
-                    # A failed INSERT must not poison the caller's transaction.
-                    with transaction.atomic(using=using):
-                        self.handler(sender=sender, **kwargs)
-                else:
-                    self.handler(sender=sender, **kwargs)
+            with run:
+                self.handler(sender=sender, **kwargs)
         except Exception:
-            failed = True
             logger.exception("streams route %r failed; the business write goes on", self.name)
-        finally:
-            health.called(self.name, (time.perf_counter() - started) * 1000, failed=failed)
+            failed = True
+        else:
+            failed = False
+        health.called(self.name, (time.perf_counter() - started) * 1000, failed=failed)
         return not failed
+
+
+class RouteRun:
+    """One call of a route: its actions, and a savepoint only if it needs one.
+
+    A route that only calls ``record()`` costs its INSERTs and nothing more:
+    they cannot fail for what they carry (``streams.values``), so no
+    savepoint is opened for them. Any other statement the handler sends on
+    the actions' database (a SELECT, a save, an INSERT of its own) first
+    opens one inside the caller's transaction, through an execute wrapper,
+    so a database error there is rolled back to it and the caller's
+    transaction goes on.
+
+    If the handler fails, what it recorded is undone (rolled back with the
+    savepoint, or deleted if recorded before it) and never announced; if it
+    succeeds, its actions are announced after commit.
+    """
+
+    __slots__ = (
+        "connection",
+        "kept",
+        "mark",
+        "name",
+        "needs_rollback",
+        "parent",
+        "recorded",
+        "sid",
+        "token",
+        "using",
+    )
+
+    def __init__(self, name: str) -> None:
+        from streams.recording import actions_db
+
+        self.name = name
+        self.parent = running()
+        self.using = actions_db()
+        self.connection = connections[self.using]
+        self.recorded: list[Any] = []
+        self.sid: str | None = None
+        self.kept = 0
+
+    def __enter__(self) -> RouteRun:
+        self.token = _running.set(self)
+        if self.connection.in_atomic_block:
+            self.connection.execute_wrappers.append(self)
+        return self
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        """The execute wrapper: a savepoint before the handler's first statement of its own."""
+        if self.sid is None and not trusted():
+            connection = self.connection
+            self.needs_rollback = connection.needs_rollback
+            self.mark = len(connection.run_on_commit)
+            self.kept = len(self.recorded)  # recorded before it: deleted if the route fails
+            self.sid = ""  # the SAVEPOINT statement comes through this wrapper too
+            try:
+                self.sid = connection.savepoint()
+            except BaseException:
+                self.sid = None
+                raise
+        return execute(sql, params, many, context)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        _running.reset(self.token)
+        connection = self.connection
+        if self in connection.execute_wrappers:
+            connection.execute_wrappers.remove(self)
+        if exc_type is None:
+            if self.sid:
+                connection.savepoint_commit(self.sid)
+            if self.recorded:
+                from streams.recording import announce_after_commit
+
+                announce_after_commit(self.recorded, self.using)
+            return
+        if not isinstance(exc, Exception):
+            return  # KeyboardInterrupt and the like: the caller's transaction ends anyway
+        undo = self.recorded
+        if self.sid:
+            # As transaction.Atomic does: the transaction is usable again at the savepoint.
+            connection.needs_rollback = self.needs_rollback
+            connection.savepoint_rollback(self.sid)
+            # Drop what was registered to run on commit since the savepoint
+            # (Django's savepoint_rollback() only knows its atomic blocks').
+            del connection.run_on_commit[self.mark :]
+            undo = undo[: self.kept]
+        if undo:
+            from streams.models import Action
+
+            Action.objects.using(self.using).filter(pk__in=[action.pk for action in undo]).delete()
 
 
 class RouteRegistry:
@@ -133,6 +223,7 @@ class RouteRegistry:
         sender: Any = None,
         name: str | None = None,
         when_changed: tuple[str, ...] | list[str] = (),
+        when_created: bool = False,
         background: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a route; use as ``@registry.register(post_save, sender=Story)``."""
@@ -147,6 +238,7 @@ class RouteRegistry:
                 sender=sender,
                 handler=handler,
                 when_changed=tuple(when_changed),
+                when_created=when_created,
                 background=background,
             )
             self._routes[route_name] = route

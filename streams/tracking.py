@@ -16,10 +16,6 @@ hub; the tracked model's app does not change:
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import enum
-import uuid
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,6 +26,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.signals import post_init, pre_save
 from django.dispatch import Signal
+
+from streams.values import jsonable
 
 MASK = "••••••"
 SNAPSHOT = "_streams_snapshot"
@@ -68,26 +66,6 @@ class Tracking:
 
 
 _tracked: dict[type[models.Model], Tracking] = {}
-
-
-def jsonable(value: Any) -> Any:
-    """A value as it can be stored in a JSON diff; anything odd becomes its text."""
-    if isinstance(value, enum.Enum):  # model choices
-        value = value.value
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal | uuid.UUID):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    try:
-        return str(value)
-    except Exception:
-        return f"<{type(value).__name__}>"
 
 
 def _snapshot(instance: models.Model, tracking: Tracking) -> dict[str, Any]:
