@@ -72,20 +72,33 @@ class HealthBoard:
         self._last_flush = time.monotonic()
 
     def _both(self, name: str) -> tuple[RouteHealth, RouteHealth]:
-        return self._totals.setdefault(name, RouteHealth()), self._pending.setdefault(name, RouteHealth())
+        # Called on every route call: look up first, build only the first time.
+        totals = self._totals.get(name)
+        if totals is None:
+            totals = self._totals[name] = RouteHealth()
+        pending = self._pending.get(name)
+        if pending is None:
+            pending = self._pending[name] = RouteHealth()
+        return totals, pending
 
     def called(self, name: str, duration_ms: float, *, failed: bool) -> None:
+        bucket = bisect.bisect_left(BUCKETS_MS, duration_ms)
         with self._lock:
-            for health in self._both(name):
-                health.calls += 1
-                health.errors += int(failed)
-                health.histogram[bucket_of(duration_ms)] += 1
+            totals, pending = self._both(name)
+            totals.calls += 1
+            pending.calls += 1
+            totals.histogram[bucket] += 1
+            pending.histogram[bucket] += 1
+            if failed:
+                totals.errors += 1
+                pending.errors += 1
         self._maybe_flush()
 
     def skipped(self, name: str) -> None:
         with self._lock:
-            for health in self._both(name):
-                health.skipped += 1
+            totals, pending = self._both(name)
+            totals.skipped += 1
+            pending.skipped += 1
 
     def snapshot(self) -> dict[str, RouteHealth]:
         """This process's figures since it started (or since ``reset()``)."""

@@ -284,6 +284,10 @@ class Command(BaseCommand):
             self.reinstall_search_index(connection)
         else:
             yield
+            # The detailed events after the bulk part, indexed now rather
+            # than by the first search (streams.search_index).
+            while search_index.catch_up(connection):
+                pass
         self.analyze(connection, (Action, StoryRead))
 
     def reinstall_search_index(self, connection: Any) -> None:
