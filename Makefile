@@ -10,7 +10,7 @@ SERVICES_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432
 
 SERVE_WORKERS ?= 2
 
-.PHONY: run serve-prod venv test test-fast test-browser test-services lint chromium services-start services-stop screenshots bench clean
+.PHONY: run serve-prod venv test test-fast test-browser test-services lint chromium services-start services-stop screenshots bench bench-overhead clean
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,15 @@ screenshots: venv chromium
 bench: venv
 	$(PY) -m bench.route_cost
 	$(PY) -m bench.table_pages
+
+# What an audit row costs a save, beside the packages Signalboard competes with.
+# They live in .venv-bench only (bench/requirements.txt), never in .venv.
+bench-overhead: .venv-bench/.installed
+	.venv-bench/bin/python -m bench.write_overhead $(ARGS)
+
+.venv-bench/.installed: bench/requirements.txt requirements.txt .python-version
+	@scripts/make_venv.sh .venv-bench bench/requirements.txt
+	@touch $@
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Create the virtualenv with Python >= 3.12 (the repo pins 3.13 in .python-version).
+# Create the virtualenv with Python >= 3.12 (the repo pins 3.13 in .python-version):
+#   scripts/make_venv.sh [VENV [REQUIREMENTS]]   (default: .venv requirements.txt)
+# The benchmark's own environment is `scripts/make_venv.sh .venv-bench bench/requirements.txt`.
 set -euo pipefail
 venv=${1:-.venv}
+requirements=${2:-requirements.txt}
 want=$(cat .python-version 2>/dev/null || echo 3.13)
 python=""
 for candidate in "python$want" python3 python; do
@@ -20,4 +23,4 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"

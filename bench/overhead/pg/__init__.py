@@ -1,0 +1,1 @@
+"""django-pghistory's copy of the item: installed only on PostgreSQL (its history is made by triggers)."""
