@@ -563,6 +563,23 @@ def main() -> None:
         print(
             f"Signalboard vs floor: create {versus[0]:.2f}×, update {versus[1]:.2f}× (target ≤ {TARGET:.2f}×)"
         )
+        own = [ratios[("signalboard", op)] / ratios[("floor, action table", op)] for op in OPERATIONS]
+        print(
+            f"Signalboard vs floor on its own table (the engine's code alone): "
+            f"create {own[0]:.2f}×, update {own[1]:.2f}×"
+        )
+        anchors = [
+            name for name, _ in ratios if name not in ("bare", "floor", "floor, action table", "signalboard")
+        ]
+        signal_based = [name for name in dict.fromkeys(anchors) if name != "django-pghistory"]
+        beaten = [
+            name
+            for name in signal_based
+            if all(ratios[("signalboard", op)] < ratios[(name, op)] for op in OPERATIONS)
+        ]
+        print(
+            f"Signalboard below, create and update: {', '.join(beaten) or 'none'} (of {', '.join(signal_based)})"
+        )
     if connection.vendor != "postgresql":
         print()
         print(

@@ -70,6 +70,11 @@ def lookback() -> timedelta:
     return timedelta(seconds=get("LIVE_LOOKBACK_SECONDS"))
 
 
+@cache
+def use_tz() -> bool:
+    return settings.USE_TZ
+
+
 def trusted_proxies() -> frozenset[str]:
     return frozenset(getattr(settings, "TRUSTED_PROXIES", ()))
 
@@ -77,6 +82,8 @@ def trusted_proxies() -> frozenset[str]:
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting in {"STREAMS", "TRUSTED_PROXIES"}:
         _merged.cache_clear()
+    if setting == "USE_TZ":
+        use_tz.cache_clear()
 
 
 setting_changed.connect(_reset, dispatch_uid="streams.conf.reset")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache, partial
@@ -12,7 +13,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models.base import ModelState
-from django.utils import timezone
 
 from streams import conf, search, search_index, values
 from streams.broadcast import announce_actions, announce_range
@@ -27,6 +27,12 @@ class _FromContext:
 
 
 FROM_CONTEXT: Any = _FromContext()
+
+
+def _now() -> datetime.datetime:
+    # django.utils.timezone.now(), without reading settings.USE_TZ through
+    # the lazy settings object on every action.
+    return datetime.datetime.now(datetime.UTC) if conf.use_tz() else datetime.datetime.now()
 
 
 def actions_db() -> str:
@@ -185,7 +191,7 @@ class _Rows:
             search_text = self.documents[key] = search.document(*key)
         ctx = self.ctx
         return (
-            timestamp or timezone.now(),
+            timestamp or _now(),
             actor_id,
             name,
             verb,
@@ -307,7 +313,7 @@ def _fast_insert_supported(connection: Any) -> bool:
 
 
 @cache
-def _one_row_sql(alias: str) -> tuple[str, tuple[tuple[int, models.Field], ...]]:
+def _one_row_sql(alias: str) -> tuple[str, tuple[tuple[int, models.Field, bool], ...]]:
     """The one-row INSERT, and which columns' values Django must adapt first.
 
     Text, booleans and integer keys go to the driver as they are; a
@@ -326,7 +332,11 @@ def _one_row_sql(alias: str) -> tuple[str, tuple[tuple[int, models.Field], ...]]
         # SQLite gives the new rowid for free (cursor.lastrowid); RETURNING
         # costs it a measurable share of the INSERT.
         sql += f" RETURNING {qn(Action._meta.pk.column)}"
-    adapted = tuple((index, field) for index, field in enumerate(fields) if not _passes_as_is(field))
+    adapted = tuple(
+        (index, field, isinstance(field, models.DateTimeField))
+        for index, field in enumerate(fields)
+        if not _passes_as_is(field)
+    )
     return sql, adapted
 
 
@@ -339,8 +349,16 @@ def _passes_as_is(field: models.Field) -> bool:
 def _insert_one(connection: Any, row: tuple[Any, ...]) -> int:
     sql, adapted = _one_row_sql(connection.alias)
     params = list(row)
-    for index, field in adapted:
-        params[index] = field.get_db_prep_save(params[index], connection)
+    for index, field, is_datetime in adapted:
+        value = params[index]
+        if value is None:
+            continue  # NULL, whatever the field (a JSON diff's None is SQL NULL too)
+        if is_datetime and type(value) is datetime.datetime and value.tzinfo is not None:
+            # What DateTimeField.get_db_prep_save comes to for an aware
+            # datetime, without its checks for naive ones and strings.
+            params[index] = connection.ops.adapt_datetimefield_value(value)
+        else:
+            params[index] = field.get_db_prep_save(value, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.lastrowid if connection.vendor == "sqlite" else cursor.fetchone()[0]

@@ -23,6 +23,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 def fold(text: str) -> str:
     """Compatibility-normalised, case-folded text (Unicode caseless matching)."""
+    if text.isascii():
+        # NFKC leaves ASCII alone and casefold() is lower() on it; once per
+        # recorded text, this is the common case worth a shortcut.
+        return text.lower()
     text = unicodedata.normalize("NFKC", text).casefold()
     # Normalising again after folding keeps the result stable (folding may
     # decompose, e.g. "ǰ"), so fold(fold(x)) == fold(x).

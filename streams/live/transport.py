@@ -30,6 +30,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from streams import conf
+
 logger = logging.getLogger("streams.broadcast")
 
 Deliver = Callable[[list[dict[str, Any]]], None]
@@ -77,6 +79,9 @@ class LocalTransport(Transport):
             self._subscribers.pop(loop, None)
 
     def listening(self) -> bool:
+        # Asked after every commit: most processes have no subscriber at all.
+        if not len(self._subscribers):
+            return False
         return any(not loop.is_closed() for loop in list(self._subscribers))
 
 
@@ -250,8 +255,6 @@ _transport_key: tuple[Any, ...] | None = None
 def get_transport() -> Transport:
     """The process's transport for the current settings."""
     global _transport, _transport_key
-    from streams import conf
-
     url = conf.get("BROADCAST_URL")
     key = (url,)
     if _transport is None or _transport_key != key:
