@@ -21,15 +21,9 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 id="streams.E001",
             )
         ]
-    auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
-    if auth in middleware and middleware.index(MIDDLEWARE) < middleware.index(auth):
-        return [
-            checks.Error(
-                f"'{MIDDLEWARE}' must come after '{auth}'.",
-                hint="It reads request.user, which the authentication middleware sets.",
-                id="streams.E002",
-            )
-        ]
+    # Its place in the list does not matter: it keeps the request, and the
+    # user is read from it when an action is recorded, after the
+    # authentication middleware has run whatever the order.
     return []
 
 
@@ -39,6 +33,16 @@ def check_routes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     from streams.tracking import tracked_models, tracking_for
 
     messages: list[checks.CheckMessage] = []
+    if not registry.routes():
+        messages.append(
+            checks.Warning(
+                "No streams route is registered: nothing will be recorded.",
+                hint="streams imports the module routes.py of every app in INSTALLED_APPS; register "
+                "routes there with @streams.registry.register(<signal>, sender=<model>). A routes.py "
+                "outside an installed app is never imported.",
+                id="streams.W001",
+            )
+        )
     for tracking in tracked_models():
         for name in tracking.missing_fields():
             messages.append(

@@ -47,8 +47,8 @@ INSTALLED_APPS = [
     *(["bench.overhead.pg"] if POSTGRESQL else []),
 ]
 
-# No request is ever served; these are here because streams' system check
-# (streams.E001/E002) asks for its middleware after authentication, as the site has it.
+# No request is ever served; streams' system check (streams.E001) asks for
+# its middleware, placed here as the site has it.
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
