@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache, partial
 from itertools import chain
@@ -19,6 +20,8 @@ from streams.broadcast import announce_actions, announce_range
 from streams.context import _trusted, actor_name, current, running
 from streams.models import Action
 from streams.values import jsonable
+
+logger = logging.getLogger(__name__)
 
 
 class _FromContext:
@@ -62,19 +65,17 @@ def record(**fields: Any) -> Action | None:
     using = run.using if run is not None else actions_db()
     connection = connections[using]
     row = _Rows(ctx)(**fields)
-    if _fast_insert_supported(connection):
-        if run is None:
-            pk = _insert_one(connection, row)
+    # Inside a route, this INSERT needs no savepoint (RouteRun): its values are checked.
+    token = _trusted.set(True) if run is not None else None
+    try:
+        if _fast_insert_supported(connection):
+            action = _saved_action(_insert_one(connection, row), row, using)
         else:
-            token = _trusted.set(True)  # no savepoint for this statement (RouteRun)
-            try:
-                pk = _insert_one(connection, row)
-            finally:
-                _trusted.reset(token)
-        action = _saved_action(pk, row, using)
-    else:
-        action = Action(**dict(zip(BULK_ATTNAMES, row, strict=True)))
-        action.save(using=using, force_insert=True)
+            action = Action(**dict(zip(BULK_ATTNAMES, row, strict=True)))
+            action.save(using=using, force_insert=True)
+    finally:
+        if token is not None:
+            _trusted.reset(token)
     if run is None:
         announce_after_commit([action], using)
     else:
@@ -101,27 +102,34 @@ def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[Action]:
     rows = [build(**entry) for entry in entries]
     if not rows:
         return []
-    if not _fast_insert_supported(connection):
-        actions: Sequence[Action] = _insert_instances(rows, using)
-    else:
-        # Also within SQLite's variable limit, for the rare batch bound value by value.
-        batch = min(BULK_INSERT_BATCH, connection.ops.bulk_batch_size(_bulk_fields(), rows) or len(rows))
-        ids: list[int] = []
-        token = _trusted.set(True)
-        try:
+    token = _trusted.set(True)  # checked values: no savepoint inside a route
+    try:
+        if not _fast_insert_supported(connection):
+            actions: Sequence[Action] = _insert_instances(rows, using)
+        else:
+            # Also within SQLite's variable limit, for the rare batch bound value by value.
+            batch = min(BULK_INSERT_BATCH, connection.ops.bulk_batch_size(_bulk_fields(), rows) or len(rows))
+            ids: list[int] = []
             for start in range(0, len(rows), batch):
                 ids += _insert_rows(connection, rows[start : start + batch])
+            actions = RecordedActions(rows, ids, using)
             if len(rows) >= search_index.BULK_CATCH_UP:
-                # A bulk is indexed at once, in one batch (streams.search_index).
-                search_index.catch_up(connection, limit=len(rows) + search_index.TAIL)
-        finally:
-            _trusted.reset(token)
-        actions = RecordedActions(rows, ids, using)
+                _index_bulk(connection, len(rows))
+    finally:
+        _trusted.reset(token)
     if run is None:
         announce_after_commit(actions, using)
     else:
         run.recorded.extend(actions)
     return actions
+
+
+def _index_bulk(connection: Any, count: int) -> None:
+    """A bulk is indexed at once, in one batch (streams.search_index); a search would otherwise."""
+    try:
+        search_index.catch_up(connection, limit=count + search_index.TAIL)
+    except DatabaseError:  # its own savepoint is rolled back: the actions stand, a search scans the tail
+        logger.warning("could not index a bulk of %s actions now; searches will", count, exc_info=True)
 
 
 def announce_after_commit(actions: Sequence[Action], using: str) -> None:

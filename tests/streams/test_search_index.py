@@ -8,6 +8,8 @@ exactly once, whatever has or has not been indexed yet.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -109,3 +111,20 @@ def test_the_batched_form_can_be_undone_and_done_again() -> None:
         search_index.batch(connection)
     assert search_index.installed(connection)
     assert len(found("halyard")) == (2 if connection.vendor == "sqlite" else 1)
+
+
+def test_a_bulk_the_index_cannot_take_now_is_still_recorded_and_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import OperationalError
+
+    def busy(*args: Any, **kwargs: Any) -> int:
+        raise OperationalError("database is locked")
+
+    with transaction.atomic():
+        monkeypatch.setattr(search_index, "catch_up", busy)
+        actions = record_many([{"verb": "imported", "actor": f"windlass{n}"} for n in range(600)])
+        monkeypatch.undo()
+        Action.objects.filter(pk=actions.ids[0]).exists()  # the transaction goes on
+
+    assert sorted(found("windlass")) == sorted(actions.ids)  # from the tail
