@@ -134,3 +134,162 @@ def test_the_installed_engine_records_with_django_alone(wheel: Path, tmp_path: P
         ["CLI", "renamed", "writers", {"name": ["editors", "writers"]}],
     ]
     assert found["imported"] == []
+
+
+APP_MODELS = """
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+
+class Stamped(models.Model):
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Project(Stamped):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+
+    def __str__(self):
+        return self.name
+
+
+class Issue(Stamped):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    title = models.CharField(max_length=200)
+    state = models.CharField(max_length=20, default="open")
+    assignee = models.ForeignKey(User, null=True, on_delete=models.SET_NULL)
+
+    def __str__(self):
+        return self.title
+
+
+class Bug(Issue):
+    severity = models.IntegerField(default=3)
+"""
+
+APP_ROUTES = """
+from django.db.models.signals import post_save
+
+from streams import changes, record, registry, track
+from tracker.models import Bug, Issue
+
+track(Issue, fields=["title", "state"])
+track(Bug, fields=["title", "state", "severity"])
+
+
+@registry.register(post_save, sender=Issue, name="issue-opened", when_created=True)
+def opened(*, instance, **kwargs):
+    record(verb="opened", object=instance, target=instance.project, owner=instance.assignee_id)
+
+
+@registry.register(post_save, sender=Issue, name="issue-moved", when_changed=["state"])
+def moved(*, instance, **kwargs):
+    record(verb="moved", object=instance, changes=changes(instance), owner=instance.assignee)
+
+
+@registry.register(post_save, sender=Bug, name="bug-filed", when_created=True)
+def filed(*, instance, **kwargs):
+    record(verb="filed", object=instance, target=instance.project)
+"""
+
+PROJECT_SCRIPT = """
+import json, sys
+
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "tracker", "streams"],
+    AUTH_USER_MODEL="tracker.User",
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "tracker.sqlite3"}},
+    MIDDLEWARE=["streams.middleware.RequestContextMiddleware"],
+    SECRET_KEY="package-test",
+    USE_TZ=True,
+    DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+)
+django.setup()
+
+from django.core.management import call_command
+from streams import acting_as
+from streams.models import Action
+from tracker.models import Bug, Issue, Project, User
+
+call_command("makemigrations", "tracker", verbosity=0)
+call_command("migrate", verbosity=0)
+call_command("check", fail_level="ERROR")
+
+ada = User.objects.create(username="ada")
+bo = User.objects.create(username="bo")
+with acting_as(ada, ip="198.51.100.7", user_agent="tracker-test"):
+    project = Project.objects.create(name="Engine")
+    issue = Issue.objects.create(project=project, title="Slow saves", assignee=bo)
+    issue.state = "fixed"
+    issue.save()
+    bug = Bug.objects.create(project=project, title="Crash on start", severity=1)
+
+rows = [
+    [a.actor_name, str(a.actor_id), a.verb, a.object_repr, a.object_id, a.target_repr,
+     None if a.owner_id is None else str(a.owner_id), a.ip, a.changes, a.object_type.model]
+    for a in Action.objects.order_by("id")
+]
+print(json.dumps({"rows": rows, "ids": {"ada": str(ada.pk), "bo": str(bo.pk), "issue": str(issue.pk),
+                  "bug": str(bug.pk)}}))
+"""
+
+
+def test_a_project_with_a_custom_user_and_uuid_keys_records_through_the_installed_engine(
+    wheel: Path, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    subprocess.run(
+        [*PIP, "install", *PIP_OFFLINE, "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    app = tmp_path / "tracker"
+    (app / "migrations").mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "migrations" / "__init__.py").write_text("")
+    (app / "models.py").write_text(APP_MODELS)
+    (app / "routes.py").write_text(APP_ROUTES)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(tmp_path)])}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(PROJECT_SCRIPT)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    ids = found["ids"]
+    ada, bo, issue, bug = (ids[key] for key in ("ada", "bo", "issue", "bug"))
+    assert found["rows"] == [
+        ["ada", ada, "opened", "Slow saves", issue, "Engine", bo, "198.51.100.7", None, "issue"],
+        [
+            "ada",
+            ada,
+            "moved",
+            "Slow saves",
+            issue,
+            "",
+            bo,
+            "198.51.100.7",
+            {"state": ["open", "fixed"]},
+            "issue",
+        ],
+        ["ada", ada, "filed", "Crash on start", bug, "Engine", None, "198.51.100.7", None, "bug"],
+    ]
