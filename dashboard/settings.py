@@ -204,8 +204,6 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-DJANGO_TABLES2_TEMPLATE = "dashboard/table.html"
-
 # The traffic simulator runs inside the ASGI server when set (make run).
 SIMULATE = env_bool("SIMULATE", False)
 SIMULATE_RATE = float(os.environ.get("SIMULATE_RATE", "0.5"))

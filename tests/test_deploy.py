@@ -69,3 +69,13 @@ def test_commands_in_a_checkout_need_no_environment_but_the_server_does() -> Non
         timeout=120,
     )
     assert server.returncode != 0 and "SECRET_KEY must be set" in server.stderr
+
+
+def test_every_template_the_settings_name_exists() -> None:
+    from django.conf import settings
+    from django.template.loader import get_template
+
+    named = [getattr(settings, name) for name in dir(settings) if name.endswith("_TEMPLATE")]
+    for template in named:
+        if isinstance(template, str) and template.endswith(".html"):
+            get_template(template)  # raises TemplateDoesNotExist
