@@ -14,9 +14,8 @@ from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from dashboard import verbs
 from dashboard.tables import SORTABLE, TableKind
-from streams import search, search_index
+from streams import kinds, search, search_index
 from streams.models import Action
 from streams.paging import Cursor, InvalidCursor, Order
 from streams.query import ActionQuery
@@ -94,10 +93,9 @@ def _day_start(day: datetime.date | None) -> datetime.datetime | None:
 class ActionFilterSet(django_filters.FilterSet):
     actor = django_filters.CharFilter(label="Who", max_length=150)
     verb = django_filters.ChoiceFilter(label="Did", empty_label="any verb")
-    object_type = django_filters.ChoiceFilter(
-        label="What", choices=verbs.OBJECT_TYPES, empty_label="any kind"
-    )
-    target_type = django_filters.ChoiceFilter(label="On", choices=verbs.OBJECT_TYPES, empty_label="any kind")
+    # Choices: the kinds recorded so far that the viewer may see (streams.kinds).
+    object_type = django_filters.ChoiceFilter(label="What", empty_label="any kind")
+    target_type = django_filters.ChoiceFilter(label="On", empty_label="any kind")
     since = django_filters.DateFilter(label="Since", widget=forms.DateInput(attrs={"type": "date"}))
     until = django_filters.DateFilter(label="Until", widget=forms.DateInput(attrs={"type": "date"}))
     q = django_filters.CharFilter(label="Search", max_length=100)
@@ -135,6 +133,13 @@ class ActionFilterSet(django_filters.FilterSet):
         visible = kind.visible_verbs(self.viewer)
         if "verb" in self.filters:
             self.filters["verb"].extra["choices"] = [(v, v) for v in visible]
+        for field in kinds.FIELDS:
+            if field in self.filters:
+                recorded = kinds.recorded(field, public_only=not self.viewer.is_staff)
+                self.filters[field].extra["choices"] = [
+                    (f"{content_type.app_label}.{content_type.model}", kinds.label(content_type))
+                    for content_type in recorded
+                ]
         # Whom staff may pick, read once: the choices, then the pick's id.
         self.owner_ids: dict[str, int] = {}
         if kind.owner_param and self.viewer.is_staff:

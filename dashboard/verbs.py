@@ -21,12 +21,3 @@ FAILED_LOGIN = "failed login"
 PUBLIC_VERBS = (PUBLISHED, READ, COMMENTED, BOOKMARKED, REVIEWED, REPLIED, LIKED)
 AUDIT_VERBS = (CHANGED_STATE, LOGGED_IN, LOGGED_OUT, FAILED_LOGIN)
 ALL_VERBS = (*PUBLIC_VERBS, UPDATED, DELETED, *AUDIT_VERBS)
-
-# Kinds of object and target the tables filter on, as "app_label.model".
-OBJECT_TYPES = (
-    ("publishing.story", "Story"),
-    ("publishing.comment", "Comment"),
-    ("publishing.review", "Review"),
-    ("publishing.reply", "Reply"),
-    ("publishing.member", "Member"),
-)

@@ -17,12 +17,16 @@ def _fresh_route_health() -> Any:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Any:
-    """Login throttling counts in the cache: no test inherits another's failures."""
+    """Login throttling counts in the cache, the filters' kinds in streams.kinds: no test inherits them."""
     from django.core.cache import cache
 
+    from streams import kinds
+
     cache.clear()
+    kinds.forget()
     yield
     cache.clear()
+    kinds.forget()
 
 
 @pytest.fixture
