@@ -131,6 +131,8 @@ class Variant:
     logged: Callable[[], int]  # rows its log holds; one per save is expected
     ops: dict[str, Op] = field(default_factory=dict)
     saves: int = 0  # operations run, all modes
+    log: Any = None  # the model its rows go to (several variants may share one)
+    history: int = 0  # rows of ``--history`` its counter counts, not saves of this run
 
 
 def ensure_postgresql_database(url: str) -> None:
@@ -239,20 +241,34 @@ def variants(user: Any) -> list[Variant]:
 
     found = [
         Variant("bare", models.BareItem, lambda: 0),
-        Variant("floor", models.FloorItem, models.FloorLog.objects.count),
+        Variant("floor", models.FloorItem, models.FloorLog.objects.count, log=models.FloorLog),
         Variant(
             "floor, action table",
             models.ActionFloorItem,
             of_type(models.ActionFloorItem, Action.objects, "object_type"),
+            log=Action,
         ),
-        Variant("signalboard", models.SbItem, of_type(models.SbItem, Action.objects, "object_type")),
+        Variant(
+            "signalboard", models.SbItem, of_type(models.SbItem, Action.objects, "object_type"), log=Action
+        ),
         Variant(
             "django-activity-stream",
             models.ASItem,
             of_type(models.ASItem, ActstreamAction.objects, "action_object_content_type"),
+            log=ActstreamAction,
         ),
-        Variant("django-auditlog", models.ALItem, of_type(models.ALItem, LogEntry.objects, "content_type")),
-        Variant("django-simple-history", models.SHItem, models.SHItem.history.count),
+        Variant(
+            "django-auditlog",
+            models.ALItem,
+            of_type(models.ALItem, LogEntry.objects, "content_type"),
+            log=LogEntry,
+        ),
+        Variant(
+            "django-simple-history",
+            models.SHItem,
+            models.SHItem.history.count,
+            log=models.SHItem.history.model,
+        ),
     ]
     logs = [models.FloorLog, Action, ActstreamAction, LogEntry, models.SHItem.history.model]
     if connection.vendor == "postgresql":
@@ -262,12 +278,63 @@ def variants(user: Any) -> list[Variant]:
         from bench.overhead.pg.models import PghItem
 
         event = apps.get_model("overhead_pg", "PghItemEvent")  # made by @pghistory.track()
-        found.append(Variant("django-pghistory", PghItem, event.objects.count))
+        found.append(Variant("django-pghistory", PghItem, event.objects.count, log=event))
         logs += [event, Context]
     empty_tables([variant.model for variant in found] + logs)
     for variant in found:
         variant.ops = operations(variant, user)
     return found
+
+
+def deepen(found: list[Variant], rows: int) -> None:
+    """Give every log table ``rows`` rows of history before anything is timed.
+
+    An INSERT into an index a million entries deep costs more than into an
+    empty one, and each tool has its own indexes: the comparison should be
+    made where a site lives. The rows are copies of the log's own rows
+    (each variant has written at least one), doubled by INSERT ... SELECT,
+    with every free text column given a varying suffix so that indexes led
+    by text (names, reprs) spread out as real ones do; columns with choices,
+    keys, times and JSON are copied as they are.
+    """
+    from django.db import connection, models, transaction
+
+    qn = connection.ops.quote_name
+    suffix = (
+        "CAST(floor(random() * 9973) AS int)"
+        if connection.vendor == "postgresql"
+        else "(abs(random()) % 9973)"
+    )
+    for log in dict.fromkeys(variant.log for variant in found if variant.log is not None):
+        fields = [f for f in log._meta.concrete_fields if not f.primary_key]
+        selected = []
+        for f in fields:
+            column = qn(f.column)
+            varies = (
+                isinstance(f, models.CharField | models.TextField) and not f.choices and not f.is_relation
+            )
+            if varies and (f.max_length is None or f.max_length >= 20):
+                text = f"{column} || {suffix}"
+                selected.append(f"substr({text}, 1, {f.max_length})" if f.max_length else text)
+            else:
+                selected.append(column)
+        insert = (
+            f"INSERT INTO {qn(log._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+            f"SELECT {', '.join(selected)} FROM {qn(log._meta.db_table)} LIMIT %s"
+        )
+        count = log._default_manager.count()
+        started = time.monotonic()
+        while 0 < count < rows:
+            take = min(count, rows - count)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(insert, [take])
+            count += take
+        progress(f"{log._meta.label}: {count:,} rows of history in {time.monotonic() - started:.0f} s")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    for variant in found:
+        variant.history = variant.logged() - variant.saves
 
 
 def operations(variant: Variant, user: Any) -> dict[str, Op]:
@@ -492,12 +559,24 @@ def main() -> None:
     parser.add_argument("--mode", choices=(*MODES, "both"), default="both", help="default both")
     parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--n", type=int, default=1000, help="operations per variant and round (default 1000)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="rows each log table holds before timing starts (default 0: empty tables)",
+    )
     args = parser.parse_args()
-    if args.rounds < 1 or args.n < 1:
-        parser.error("--rounds and --n must be 1 or more")
+    if args.rounds < 1 or args.n < 1 or args.history < 0:
+        parser.error("--rounds and --n must be 1 or more, --history 0 or more")
     modes = MODES if args.mode == "both" else (args.mode,)
     reproduce = common.command(
-        "bench.write_overhead", {"mode": args.mode, "rounds": args.rounds, "n": args.n}
+        "bench.write_overhead",
+        {
+            "mode": args.mode,
+            "rounds": args.rounds,
+            "n": args.n,
+            **({"history": args.history} if args.history else {}),
+        },
     )
     setup()
 
@@ -508,6 +587,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     with acting_as(user):
         found = variants(user)
+        if args.history:
+            deepen(found, args.history)
         progress(f"warming up: {WARMUP} of each operation, variant and mode")
         statements: dict[tuple[str, str, str], tuple[int, int]] = {}
         for mode in modes:
@@ -538,7 +619,9 @@ def main() -> None:
 
     print(
         f"write overhead: {args.n} of each operation per variant and round, {args.rounds} rounds, "
-        f"in turns of {CHUNK}, after {WARMUP} warm-ups; {common.environment()}"
+        f"in turns of {CHUNK}, after {WARMUP} warm-ups; "
+        + (f"each log {args.history:,} rows deep; " if args.history else "empty logs; ")
+        + common.environment()
     )
     print("packages: " + ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES))
     print(f"load average {load_before:.1f} before, {load_after:.1f} after")
@@ -589,7 +672,7 @@ def main() -> None:
     wrong = [
         f"{variant.name}: {logged} rows for {variant.saves} saves"
         for variant in found[1:]
-        if (logged := variant.logged()) != variant.saves
+        if (logged := variant.logged() - variant.history) != variant.saves
     ]
     if wrong:
         print("FAILED: a log does not hold one row per save: " + "; ".join(wrong))
