@@ -42,8 +42,8 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.cache import add_never_cache_headers
 
-from dashboard.tables import describe_changes
 from streams import csvexport
+from streams.tables import describe_changes
 
 CHUNK_ROWS = csvexport.CHUNK_ROWS
 

@@ -14,11 +14,11 @@ from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from dashboard.tables import SORTABLE, TableKind
 from streams import kinds, search, search_index
 from streams.models import Action
 from streams.paging import Cursor, InvalidCursor, Order
 from streams.query import ActionQuery
+from streams.tables import SORTABLE, Table
 
 DEFAULT_SORT = "-timestamp"
 MIN_SEARCH_LENGTH = search_index.MIN_INDEXED_LENGTH
@@ -118,7 +118,7 @@ class ActionFilterSet(django_filters.FilterSet):
         data: Any = None,
         queryset: Any = None,
         *,
-        kind: TableKind,
+        kind: Table,
         request: Any = None,
         viewer: Any = None,
         **kwargs: Any,

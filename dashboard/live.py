@@ -12,9 +12,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from dashboard.filters import ActionFilterSet
-from dashboard.tables import KINDS, TableKind
+from dashboard.tables import KINDS
 from streams.live import BadSubscription, Subscription
 from streams.models import Action
+from streams.tables import Table
 
 PAGE_TEMPLATE = "dashboard/table_page.html"
 # The socket's own parameters; the rest are the table's filters.
@@ -25,7 +26,7 @@ SOCKET_PARAMS = ("table", "after", "floor", "mode", "page")
 class LiveKind:
     """A table as the live fan-out sees it: a name and how to render its rows (variant: staff)."""
 
-    kind: TableKind
+    kind: Table
 
     @property
     def name(self) -> str:
@@ -53,7 +54,7 @@ def _cursor(params: QueryDict, name: str, default: int | None) -> int | None:
     return int(value)
 
 
-def _still_allowed(kind: TableKind, staff: bool, user: Any) -> bool:
+def _still_allowed(kind: Table, staff: bool, user: Any) -> bool:
     return kind.allowed(user) and user.is_staff == staff
 
 

@@ -1,200 +1,14 @@
-"""The live tables: what each one shows, to whom, and how its rows look."""
+"""The demo's live tables, declared through the engine (``streams.tables``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from html import escape
-from typing import Any
-
-import django_tables2 as tables
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
-from django.utils import dateformat, timezone
-from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import slugify
 
 from dashboard import verbs
 from publishing.roles import REVIEWERS, is_author, is_reviewer
-from streams.models import Action
-from streams.paging import Order
-from streams.query import ActionQuery
+from streams.tables import ALL_FILTERS, Table, site
 
-STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent")
-TIMESTAMP_FORMAT = "Y-m-d H:i:s"
-SORTABLE = ("timestamp", "actor_name", "verb", "object_repr", "target_repr")
-ALL_FILTERS = ("actor", "verb", "object_type", "target_type", "since", "until", "q", "sort", "cursor")
-
-
-def describe_changes(changes: Any) -> str:
-    """A diff as one line: ``state: active → locked; groups: +reviewers``."""
-    if not isinstance(changes, dict):
-        return "" if changes is None else str(changes)
-    parts = []
-    for name, change in changes.items():
-        if isinstance(change, list) and len(change) == 2:
-            parts.append(f"{name}: {change[0]} → {change[1]}")
-        elif isinstance(change, dict) and ("added" in change or "removed" in change):
-            names = [f"+{n}" for n in change.get("added", [])] + [f"−{n}" for n in change.get("removed", [])]
-            parts.append(f"{name}: {' '.join(names)}")
-        elif isinstance(change, dict) and "set" in change:
-            parts.append(f"{name}: → {change['set']}")
-        else:
-            parts.append(f"{name}: {change}")
-    return "; ".join(parts)
-
-
-def _order(column: str) -> tuple[str, ...]:
-    """A column's order ends with the timestamp and the id, so no two rows tie (streams.paging)."""
-    return Order.by(column).fields
-
-
-def _text(value: Any) -> str:
-    return "—" if value in (None, "") else str(value)
-
-
-def _repr_or_dash(value: str) -> str:
-    return value or "—"
-
-
-def _changes(value: Any) -> str:
-    return "—" if value in (None, {}, "") else describe_changes(value)
-
-
-class FastRow:
-    """One row of a table page or live frame: ``<tr id="action-<pk>">`` with a cell per column.
-
-    Built in Python: django-tables2 resolves, inspects and renders each cell
-    on its own and the template loop adds more, 1.5 ms a row together, most
-    of a page's CPU time; this is about 30 µs.
-    """
-
-    __slots__ = ("cells", "record")
-
-    def __init__(self, record: Any, cells: list[tuple[str, str, str]]) -> None:
-        self.record = record
-        self.cells = cells  # (column name, header, text)
-
-    def html(self, *, live: bool = False) -> SafeString:
-        # The standard library's escape, as Django's own escape() calls it,
-        # without its lazy-string wrappers (a third of the cost here).
-        cells = "".join(
-            f'<td class="col-{name}" data-label="{escape(header)}">{escape(text)}</td>'
-            for name, header, text in self.cells
-        )
-        new = " is-new" if live else ""
-        return mark_safe(
-            f'<tr id="action-{int(self.record.pk)}" class="verb-{slugify(self.record.verb)}{new}">{cells}</tr>'
-        )
-
-
-class ActionTable(tables.Table):
-    timestamp = tables.DateTimeColumn(
-        verbose_name="When", format=TIMESTAMP_FORMAT, order_by=_order("timestamp")
-    )
-    actor_name = tables.Column(verbose_name="Who", order_by=_order("actor_name"))
-    verb = tables.Column(verbose_name="Did", order_by=_order("verb"))
-    object_repr = tables.Column(verbose_name="What", empty_values=(), order_by=_order("object_repr"))
-    target_repr = tables.Column(verbose_name="On", empty_values=(), order_by=_order("target_repr"))
-    changes = tables.Column(verbose_name="Details", orderable=False, empty_values=(None, {}, ""))
-    ip = tables.Column(verbose_name="IP", orderable=False)
-    user_agent = tables.Column(verbose_name="User agent", orderable=False)
-
-    class Meta:
-        model = Action
-        fields = (
-            "timestamp",
-            "actor_name",
-            "verb",
-            "object_repr",
-            "target_repr",
-            "changes",
-            "ip",
-            "user_agent",
-        )
-        order_by = ("-timestamp",)
-        row_attrs = {"id": lambda record: f"action-{record.pk}"}
-
-    # Each column's cell as plain text (escaped when the row is built),
-    # exactly as the columns above render it: ``fast_rows`` uses these.
-    CELLS: dict[str, Callable[[Any], str]] = {
-        "timestamp": lambda action: dateformat.format(timezone.localtime(action.timestamp), TIMESTAMP_FORMAT),
-        "actor_name": lambda action: _text(action.actor_name),
-        "verb": lambda action: _text(action.verb),
-        "object_repr": lambda action: _repr_or_dash(action.object_repr),
-        "target_repr": lambda action: _repr_or_dash(action.target_repr),
-        "changes": lambda action: _changes(action.changes),
-        "ip": lambda action: _text(action.ip),
-        "user_agent": lambda action: _text(action.user_agent),
-    }
-
-    def fast_rows(self) -> list[FastRow]:
-        """The rows of the table's data, in its order, each cell as its column renders it."""
-        columns = [(column.name, str(column.header), self.CELLS[column.name]) for column in self.columns]
-        return [
-            FastRow(record, [(name, header, cell(record)) for name, header, cell in columns])
-            for record in self.data
-        ]
-
-    def render_changes(self, value: Any) -> str:
-        return describe_changes(value)
-
-    def render_object_repr(self, value: str) -> str:
-        return value or "—"
-
-    def render_target_repr(self, value: str) -> str:
-        return value or "—"
-
-
-@dataclass(frozen=True)
-class TableKind:
-    """One live table: its name (URL, HTML ids), its title and who sees what in it."""
-
-    name: str
-    title: str
-    description: str
-    label: str = ""  # in the navigation
-    verbs: tuple[str, ...] | None = None  # None: every verb the viewer may see
-    # Staff pick whose actions they look at through this query parameter.
-    owner_param: str | None = None
-    owner_label: str = ""
-    # Who may open the table at all (besides staff, who see every table).
-    audience: Callable[[Any], bool] = lambda user: True
-    # Whom staff may pick through ``owner_param``: username → primary key, in order.
-    owners: Callable[[], dict[str, int]] = lambda: {}
-    # The filters the table offers (the owner picker comes on top, for staff).
-    filters: tuple[str, ...] = ALL_FILTERS
-
-    def allowed(self, user: Any) -> bool:
-        if not user.is_authenticated:
-            return False
-        return user.is_staff or self.audience(user)
-
-    def visible_verbs(self, user: Any) -> tuple[str, ...]:
-        if self.verbs is not None:
-            return self.verbs
-        return verbs.ALL_VERBS if user.is_staff else verbs.PUBLIC_VERBS
-
-    def scope(self, user: Any, owner_id: int | None = None) -> ActionQuery:
-        """The viewer's slice of the table, before any filter the viewer chose."""
-        if not self.allowed(user):
-            raise PermissionDenied
-        # Staff see every verb, including ones recorded by routes added later.
-        query_verbs = None if user.is_staff and self.verbs is None else frozenset(self.visible_verbs(user))
-        if self.owner_param is None:
-            return ActionQuery(verbs=query_verbs, public_only=not user.is_staff)
-        if not user.is_staff:
-            owner_id = user.pk  # staff look at whom they picked, if anyone
-        return ActionQuery(verbs=query_verbs, public_only=not user.is_staff, owner_id=owner_id)
-
-    def table(self, data: Any, *, staff: bool, **kwargs: Any) -> ActionTable:
-        """The table as every view of it (page, partial, live row) builds it."""
-        return ActionTable(
-            data,
-            attrs={"id": f"{self.name}-table", "tbody": {"id": f"{self.name}-rows"}},
-            exclude=() if staff else STAFF_ONLY_COLUMNS,
-            **kwargs,
-        )
+site.verbs(public=verbs.PUBLIC_VERBS, staff_only=verbs.ALL_VERBS)
 
 
 def _authors() -> dict[str, int]:
@@ -202,13 +16,18 @@ def _authors() -> dict[str, int]:
     return dict(users.values_list("username", "pk"))
 
 
-FEED = TableKind(
+def _reviewers() -> dict[str, int]:
+    users = get_user_model().objects.filter(groups__name=REVIEWERS).order_by("username")
+    return dict(users.values_list("username", "pk"))
+
+
+FEED = Table(
     name="feed",
     label="Feed",
     title="Who did what",
     description="Everything that happens on the site, newest first.",
 )
-READS = TableKind(
+READS = Table(
     name="reads",
     label="Reads",
     title="Story reads",
@@ -222,12 +41,7 @@ READS = TableKind(
 )
 
 
-def _reviewers() -> dict[str, int]:
-    users = get_user_model().objects.filter(groups__name=REVIEWERS).order_by("username")
-    return dict(users.values_list("username", "pk"))
-
-
-REPLIES = TableKind(
+REPLIES = Table(
     name="replies",
     label="Replies",
     title="Replies to reviews",
@@ -239,7 +53,7 @@ REPLIES = TableKind(
     owners=_reviewers,
     filters=("actor", "verb", "since", "until", "q", "sort", "cursor"),
 )
-AUDIT = TableKind(
+AUDIT = Table(
     name="audit",
     label="Audit",
     title="Audit",
@@ -249,4 +63,7 @@ AUDIT = TableKind(
     filters=("actor", "verb", "since", "until", "q", "sort", "cursor"),
 )
 
-KINDS: dict[str, TableKind] = {kind.name: kind for kind in (FEED, READS, REPLIES, AUDIT)}
+site.register(FEED, READS, REPLIES, AUDIT)
+# The demo's code and tests look tables up by name here.
+KINDS = site
+__all__ = ["ALL_FILTERS", "AUDIT", "FEED", "KINDS", "READS", "REPLIES"]

@@ -21,10 +21,11 @@ from django_filters.views import FilterMixin
 
 from dashboard import export
 from dashboard.filters import DEFAULT_SORT, ActionFilterSet
-from dashboard.tables import KINDS, ActionTable, TableKind
+from dashboard.tables import KINDS
 from streams import conf as streams_conf
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
+from streams.tables import ActionTable, Table
 
 PER_PAGE = 25
 SORT_PARAM = "sort"
@@ -38,7 +39,7 @@ NOT_FILTERS = {SORT_PARAM, CURSOR_PARAM, PAGE_PARAM}
 class ActionTableMixin(LoginRequiredMixin, FilterMixin):
     """Everything a table view needs: the kind, the viewer's filterset, the table."""
 
-    kind: TableKind
+    kind: Table
     filterset_class = ActionFilterSet
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

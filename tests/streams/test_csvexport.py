@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard import export
-from dashboard.tables import describe_changes
 from streams import csvexport
 from streams.csvexport import csv_lines, neutralise
 from streams.models import Action
+from streams.tables import describe_changes
 
 
 def reference(rows: list[list[Any]]) -> str:

@@ -1,0 +1,258 @@
+"""Live tables: which tables a project has, who may open each, whose rows each viewer sees.
+
+A project declares them once, at import of its own module (the demo's is
+``dashboard/tables.py``), in the spirit of the admin's registration::
+
+    from streams.tables import Table, site
+
+    site.verbs(public=("published", "read"), staff_only=("logged in", "failed login"))
+    site.register(
+        Table(name="feed", title="Who did what", description="Everything, newest first."),
+        Table(name="reads", title="Story reads", description="...", verbs=("read",),
+              owner_param="author", owner_label="Author", audience=is_author, owners=authors),
+    )
+
+A table with ``verbs=None`` shows the verbs declared public to everyone who
+may open it, and every verb to staff. ``owner_param`` makes it a table of
+actions *for* someone: each viewer sees the rows whose owner they are, and
+staff pick whose through that query parameter. The rows are built by
+``ActionTable`` (django-tables2 columns, rendered by ``FastRow``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import django_tables2 as tables
+from django.core.exceptions import PermissionDenied
+from django.utils import dateformat, timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import slugify
+
+from streams.models import Action
+from streams.paging import Order
+from streams.query import ActionQuery
+
+STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent")
+TIMESTAMP_FORMAT = "Y-m-d H:i:s"
+SORTABLE = ("timestamp", "actor_name", "verb", "object_repr", "target_repr")
+ALL_FILTERS = ("actor", "verb", "object_type", "target_type", "since", "until", "q", "sort", "cursor")
+
+
+def describe_changes(changes: Any) -> str:
+    """A diff as one line: ``state: active → locked; groups: +reviewers``."""
+    if not isinstance(changes, dict):
+        return "" if changes is None else str(changes)
+    parts = []
+    for name, change in changes.items():
+        if isinstance(change, list) and len(change) == 2:
+            parts.append(f"{name}: {change[0]} → {change[1]}")
+        elif isinstance(change, dict) and ("added" in change or "removed" in change):
+            names = [f"+{n}" for n in change.get("added", [])] + [f"−{n}" for n in change.get("removed", [])]
+            parts.append(f"{name}: {' '.join(names)}")
+        elif isinstance(change, dict) and "set" in change:
+            parts.append(f"{name}: → {change['set']}")
+        else:
+            parts.append(f"{name}: {change}")
+    return "; ".join(parts)
+
+
+def _order(column: str) -> tuple[str, ...]:
+    """A column's order ends with the timestamp and the id, so no two rows tie (streams.paging)."""
+    return Order.by(column).fields
+
+
+def _text(value: Any) -> str:
+    return "—" if value in (None, "") else str(value)
+
+
+def _repr_or_dash(value: str) -> str:
+    return value or "—"
+
+
+def _changes(value: Any) -> str:
+    return "—" if value in (None, {}, "") else describe_changes(value)
+
+
+class FastRow:
+    """One row of a table page or live frame: ``<tr id="action-<pk>">`` with a cell per column.
+
+    Built in Python: django-tables2 resolves, inspects and renders each cell
+    on its own and the template loop adds more, 1.5 ms a row together, most
+    of a page's CPU time; this is about 30 µs.
+    """
+
+    __slots__ = ("cells", "record")
+
+    def __init__(self, record: Any, cells: list[tuple[str, str, str]]) -> None:
+        self.record = record
+        self.cells = cells  # (column name, header, text)
+
+    def html(self, *, live: bool = False) -> SafeString:
+        # The standard library's escape, as Django's own escape() calls it,
+        # without its lazy-string wrappers (a third of the cost here).
+        cells = "".join(
+            f'<td class="col-{name}" data-label="{escape(header)}">{escape(text)}</td>'
+            for name, header, text in self.cells
+        )
+        new = " is-new" if live else ""
+        return mark_safe(
+            f'<tr id="action-{int(self.record.pk)}" class="verb-{slugify(self.record.verb)}{new}">{cells}</tr>'
+        )
+
+
+class ActionTable(tables.Table):
+    timestamp = tables.DateTimeColumn(
+        verbose_name="When", format=TIMESTAMP_FORMAT, order_by=_order("timestamp")
+    )
+    actor_name = tables.Column(verbose_name="Who", order_by=_order("actor_name"))
+    verb = tables.Column(verbose_name="Did", order_by=_order("verb"))
+    object_repr = tables.Column(verbose_name="What", empty_values=(), order_by=_order("object_repr"))
+    target_repr = tables.Column(verbose_name="On", empty_values=(), order_by=_order("target_repr"))
+    changes = tables.Column(verbose_name="Details", orderable=False, empty_values=(None, {}, ""))
+    ip = tables.Column(verbose_name="IP", orderable=False)
+    user_agent = tables.Column(verbose_name="User agent", orderable=False)
+
+    class Meta:
+        model = Action
+        fields = (
+            "timestamp",
+            "actor_name",
+            "verb",
+            "object_repr",
+            "target_repr",
+            "changes",
+            "ip",
+            "user_agent",
+        )
+        order_by = ("-timestamp",)
+        row_attrs = {"id": lambda record: f"action-{record.pk}"}
+
+    # Each column's cell as plain text (escaped when the row is built),
+    # exactly as the columns above render it: ``fast_rows`` uses these.
+    CELLS: dict[str, Callable[[Any], str]] = {
+        "timestamp": lambda action: dateformat.format(timezone.localtime(action.timestamp), TIMESTAMP_FORMAT),
+        "actor_name": lambda action: _text(action.actor_name),
+        "verb": lambda action: _text(action.verb),
+        "object_repr": lambda action: _repr_or_dash(action.object_repr),
+        "target_repr": lambda action: _repr_or_dash(action.target_repr),
+        "changes": lambda action: _changes(action.changes),
+        "ip": lambda action: _text(action.ip),
+        "user_agent": lambda action: _text(action.user_agent),
+    }
+
+    def fast_rows(self) -> list[FastRow]:
+        """The rows of the table's data, in its order, each cell as its column renders it."""
+        columns = [(column.name, str(column.header), self.CELLS[column.name]) for column in self.columns]
+        return [
+            FastRow(record, [(name, header, cell(record)) for name, header, cell in columns])
+            for record in self.data
+        ]
+
+    def render_changes(self, value: Any) -> str:
+        return describe_changes(value)
+
+    def render_object_repr(self, value: str) -> str:
+        return value or "—"
+
+    def render_target_repr(self, value: str) -> str:
+        return value or "—"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One live table: its name (URL, HTML ids), its title and who sees what in it."""
+
+    name: str
+    title: str
+    description: str
+    label: str = ""  # in the navigation
+    verbs: tuple[str, ...] | None = None  # None: every verb the viewer may see
+    # Staff pick whose actions they look at through this query parameter.
+    owner_param: str | None = None
+    owner_label: str = ""
+    # Who may open the table at all (besides staff, who see every table).
+    audience: Callable[[Any], bool] = lambda user: True
+    # Whom staff may pick through ``owner_param``: username → primary key, in order.
+    owners: Callable[[], dict[str, int]] = lambda: {}
+    # The filters the table offers (the owner picker comes on top, for staff).
+    filters: tuple[str, ...] = ALL_FILTERS
+
+    def allowed(self, user: Any) -> bool:
+        if not user.is_authenticated:
+            return False
+        return user.is_staff or self.audience(user)
+
+    def visible_verbs(self, user: Any) -> tuple[str, ...]:
+        if self.verbs is not None:
+            return self.verbs
+        return site.all_verbs if user.is_staff else site.public_verbs
+
+    def scope(self, user: Any, owner_id: int | None = None) -> ActionQuery:
+        """The viewer's slice of the table, before any filter the viewer chose."""
+        if not self.allowed(user):
+            raise PermissionDenied
+        # Staff see every verb, including ones recorded by routes added later.
+        query_verbs = None if user.is_staff and self.verbs is None else frozenset(self.visible_verbs(user))
+        if self.owner_param is None:
+            return ActionQuery(verbs=query_verbs, public_only=not user.is_staff)
+        if not user.is_staff:
+            owner_id = user.pk  # staff look at whom they picked, if anyone
+        return ActionQuery(verbs=query_verbs, public_only=not user.is_staff, owner_id=owner_id)
+
+    def table(self, data: Any, *, staff: bool, **kwargs: Any) -> ActionTable:
+        """The table as every view of it (page, partial, live row) builds it."""
+        return ActionTable(
+            data,
+            attrs={"id": f"{self.name}-table", "tbody": {"id": f"{self.name}-rows"}},
+            exclude=() if staff else STAFF_ONLY_COLUMNS,
+            **kwargs,
+        )
+
+
+class AlreadyRegistered(Exception):
+    pass
+
+
+class TableSite(Mapping[str, Table]):
+    """The project's tables by name, in the order they were registered, and its verbs."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, Table] = {}
+        self.public_verbs: tuple[str, ...] = ()
+        self.all_verbs: tuple[str, ...] = ()
+
+    def verbs(
+        self, *, public: tuple[str, ...] | list[str], staff_only: tuple[str, ...] | list[str] = ()
+    ) -> None:
+        """Which verbs everyone may see, and which only staff (the order is the filter's)."""
+        self.public_verbs = tuple(public)
+        self.all_verbs = (*self.public_verbs, *(verb for verb in staff_only if verb not in self.public_verbs))
+
+    def register(self, *tables_: Table) -> None:
+        for table in tables_:
+            if table.name in self._tables:
+                raise AlreadyRegistered(f"A table named {table.name!r} is already registered.")
+            self._tables[table.name] = table
+
+    def unregister(self, name: str) -> None:
+        del self._tables[name]
+
+    def allowed(self, user: Any) -> list[Table]:
+        """The tables ``user`` may open, in order."""
+        return [table for table in self._tables.values() if table.allowed(user)]
+
+    def __getitem__(self, name: str) -> Table:
+        return self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+
+site = TableSite()
