@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.dispatch import Signal
 
 from streams import conf
@@ -186,16 +186,35 @@ class RouteRun:
         connection = self.connection
         if self in connection.execute_wrappers:
             connection.execute_wrappers.remove(self)
+        if exc_type is not None and not isinstance(exc, Exception):
+            return  # KeyboardInterrupt and the like: the caller's transaction ends anyway
         if exc_type is None:
+            if self.sid and connection.needs_rollback and not self.needs_rollback:
+                # The handler caught its own database error: its work is lost
+                # and the transaction must go back to the savepoint, as
+                # transaction.Atomic does. The route failed.
+                self._undo()
+                raise DatabaseError(
+                    f"route {self.name!r} caught a database error of its own; its work is undone"
+                )
             if self.sid:
-                connection.savepoint_commit(self.sid)
+                try:
+                    connection.savepoint_commit(self.sid)
+                except DatabaseError:
+                    # PostgreSQL refuses the RELEASE of an aborted transaction
+                    # (an error the handler caught from a raw cursor).
+                    self._undo()
+                    raise
             if self.recorded:
                 from streams.recording import announce_after_commit
 
                 announce_after_commit(self.recorded, self.using)
             return
-        if not isinstance(exc, Exception):
-            return  # KeyboardInterrupt and the like: the caller's transaction ends anyway
+        self._undo()
+
+    def _undo(self) -> None:
+        """Back to before the route: its statements rolled back, its actions gone, nothing announced."""
+        connection = self.connection
         undo = self.recorded
         if self.sid:
             # As transaction.Atomic does: the transaction is usable again at the savepoint.

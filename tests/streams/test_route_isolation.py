@@ -9,6 +9,7 @@ database the suite runs on (SQLite by default, PostgreSQL under
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
@@ -306,3 +307,63 @@ def test_record_many_of_ten_thousand_is_one_statement(alice: Any) -> None:
     assert inserts == ['INSERT INTO "streams_action"']
     assert len(actions.ids) == 10_000 == len(set(actions.ids))
     assert Action.objects.filter(verb="imported").count() == 10_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_raw_error_the_handler_catches_leaves_the_write_whole(alice: Any, rae: Any) -> None:
+    # On PostgreSQL the transaction is aborted though nothing was raised: the
+    # route's savepoint cannot be released, so it is rolled back instead. On
+    # SQLite the transaction is still good and the route stands as it chose.
+    story = factories.story(alice)
+
+    @registry.register(post_save, sender=Comment, name="test-catching", when_created=True)
+    def catching(*, instance: Comment, **kwargs: Any) -> None:
+        record(verb="half-done", object=instance)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT no_such_column FROM streams_action")
+        except Exception:
+            pass
+
+    try:
+        with transaction.atomic():
+            comment = services.comment_create(story=story, author=rae, body="saved")
+            services.comment_create(story=story, author=rae, body="saved too")
+    finally:
+        registry.unregister("test-catching")
+
+    assert Comment.objects.filter(story=story).count() == 2
+    assert Action.objects.filter(verb="commented", object_id=str(comment.pk)).exists()
+    half = Action.objects.filter(verb="half-done").count()
+    assert half == (0 if connection.vendor == "postgresql" else 2)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("inside", ["atomic", "autocommit"])
+def test_a_database_error_the_handler_catches(alice: Any, rae: Any, inside: str) -> None:
+    # Inside a transaction Django marks it for rollback: the route's work is
+    # rolled back to its savepoint and the route counts as failed, as
+    # transaction.atomic() would have it. In autocommit nothing is broken:
+    # the route goes on as it chose.
+    story = factories.story(alice)
+    Group.objects.create(name="taken")
+
+    @registry.register(post_save, sender=Comment, name="test-swallowing", when_created=True)
+    def swallowing(*, instance: Comment, **kwargs: Any) -> None:
+        record(verb="half-done", object=instance)
+        with contextlib.suppress(IntegrityError):
+            Group.objects.create(name="taken")
+
+    block: AbstractContextManager[Any] = transaction.atomic() if inside == "atomic" else nullcontext()
+    try:
+        with block:
+            services.comment_create(story=story, author=rae, body="saved")
+            services.comment_create(story=story, author=rae, body="saved too")
+    finally:
+        registry.unregister("test-swallowing")
+
+    assert Comment.objects.filter(story=story).count() == 2
+    assert Action.objects.filter(verb="commented").count() == 2
+    failed = inside == "atomic"
+    assert Action.objects.filter(verb="half-done").count() == (0 if failed else 2)
+    assert health.snapshot()["test-swallowing"].errors == (2 if failed else 0)
