@@ -127,7 +127,9 @@ def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[Action]:
 def _index_bulk(connection: Any, count: int) -> None:
     """A bulk is indexed at once, in one batch (streams.search_index); a search would otherwise."""
     try:
-        search_index.catch_up(connection, limit=count + search_index.TAIL)
+        # Not while the index is dropped for a bulk load (seed_demo): it is rebuilt whole after.
+        if connection.vendor == "sqlite" and search_index.installed(connection):
+            search_index.catch_up(connection, limit=count + search_index.TAIL)
     except DatabaseError:  # its own savepoint is rolled back: the actions stand, a search scans the tail
         logger.warning("could not index a bulk of %s actions now; searches will", count, exc_info=True)
 
