@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 ROW = re.compile(r'<tr id="action-(\d+)"')
 NOTICE = re.compile(r'<div id="[^"]*-new"')
 HEARTBEAT = "<!--heartbeat-->"
-# The page retries these (htmx ws extension, plus 1001 in static/signalboard/live.js).
+# The page retries these (htmx ws extension, plus 1001 in streams/static/streams/live.js).
 RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 4012, 4013})
 # htmx's full-jitter backoff: up to 1 s * 2**min(retries, 6).
 BACKOFF_BASE = 1.0

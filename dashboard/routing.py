@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from dashboard.tables import KINDS
 
-from dashboard.consumers import DashboardTableConsumer
-
-websocket_urlpatterns = [
-    path("ws/live/", DashboardTableConsumer.as_asgi()),
-]
+# The live socket of the demo's tables (streams.tables).
+websocket_urlpatterns = KINDS.websocket_urlpatterns()

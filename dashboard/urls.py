@@ -5,7 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from dashboard import views
 from dashboard.login import LoginView
 from dashboard.tables import KINDS
 
@@ -17,9 +16,6 @@ urlpatterns = [
     path("members/", include("publishing.urls_members")),
     path("admin/", admin.site.urls),
 ]
-for name in KINDS:
-    urlpatterns += [
-        path(f"{name}/", views.ActionTableView.as_view(), {"table": name}, name=name),
-        path(f"{name}/export.csv", views.ActionExportView.as_view(), {"table": name}, name=f"{name}-export"),
-    ]
+# The demo's tables (dashboard.tables), their pages and exports.
+urlpatterns += KINDS.urls()
 handler500 = "dashboard.errors.server_error"

@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVE_CLIENT_FRAME_BURST": 10,
     # Rendered rows kept per process, shared by every socket.
     "LIVE_RENDER_CACHE": 4096,
+    # Where the declared tables' socket listens (site.websocket_urlpatterns()).
+    "LIVE_PATH": "ws/live/",
 }
 
 

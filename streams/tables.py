@@ -17,6 +17,17 @@ may open it, and every verb to staff. ``owner_param`` makes it a table of
 actions *for* someone: each viewer sees the rows whose owner they are, and
 staff pick whose through that query parameter. The rows are built by
 ``ActionTable`` (django-tables2 columns, rendered by ``FastRow``).
+
+Then the project routes them::
+
+    urlpatterns += site.urls()                            # <name>/ and <name>/export.csv
+    websocket_urlpatterns = site.websocket_urlpatterns()  # STREAMS["LIVE_PATH"], for Channels
+
+The page is ``streams/table_page.html`` (``streams.views``): it extends the
+project's ``base.html``, filling its ``title`` and ``content`` blocks, and
+needs htmx with its websocket extension (django-htmx) and the engine's
+``streams/live.js`` loaded there. Its filters are ``streams.filters``, its
+CSV ``streams.export``, its socket ``streams.live.tables``.
 """
 
 from __future__ import annotations
@@ -240,6 +251,32 @@ class TableSite(Mapping[str, Table]):
 
     def unregister(self, name: str) -> None:
         del self._tables[name]
+
+    def urls(self) -> list[Any]:
+        """URL patterns of every table: its page at ``<name>/`` (named ``<name>``) and its CSV at
+        ``<name>/export.csv`` (named ``<name>-export``). Include them in the project's URLconf."""
+        from django.urls import path
+
+        from streams.views import ActionExportView, ActionTableView
+
+        patterns = []
+        for name in self._tables:
+            patterns += [
+                path(f"{name}/", ActionTableView.as_view(), {"table": name}, name=name),
+                path(
+                    f"{name}/export.csv", ActionExportView.as_view(), {"table": name}, name=f"{name}-export"
+                ),
+            ]
+        return patterns
+
+    def websocket_urlpatterns(self) -> list[Any]:
+        """The live socket of every table, at ``STREAMS["LIVE_PATH"]``, for the project's ASGI routing."""
+        from django.urls import path
+
+        from streams import conf
+        from streams.live.tables import TableConsumer
+
+        return [path(conf.get("LIVE_PATH"), TableConsumer.as_asgi())]
 
     def allowed(self, user: Any) -> list[Table]:
         """The tables ``user`` may open, in order."""

@@ -47,6 +47,8 @@ def test_the_wheel_holds_the_engine_and_not_the_demo(wheel: Path) -> None:
     assert packages == {"streams"}
     assert "streams/migrations/0005_cheaper_inserts.py" in names
     assert "streams/management/commands/streams_stats.py" in names
+    assert "streams/templates/streams/table_page.html" in names
+    assert "streams/static/streams/live.js" in names
     assert not [name for name in names if name.endswith(".pyc")]
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
@@ -236,3 +238,25 @@ def test_the_adoption_guide_records_as_it_says_with_a_custom_user_and_uuid_keys(
         ],
         ["ada", ada, "filed", "Crash on start", bug, "Engine", None, "198.51.100.7", None, "bug"],
     ]
+
+
+def test_the_engine_never_imports_the_demo() -> None:
+    import ast
+
+    offenders = {}
+    for path in sorted((ROOT / "streams").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
+        names |= {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        }
+        demo = sorted(
+            name for name in names if name.split(".")[0] in {"dashboard", "publishing", "tests", "bench"}
+        )
+        if demo:
+            offenders[str(path.relative_to(ROOT))] = demo
+    assert offenders == {}

@@ -14,10 +14,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.filters import ActionFilterSet
 from dashboard.tables import KINDS
 from publishing import services
 from streams import disable_recording, record
+from streams.filters import ActionFilterSet
 from streams.models import Action
 from tests import factories
 

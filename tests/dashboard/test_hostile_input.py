@@ -13,9 +13,9 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.live import subscribe
 from streams import disable_recording
 from streams.live import BadSubscription
+from streams.live.tables import subscribe
 from tests import factories
 
 pytestmark = pytest.mark.django_db

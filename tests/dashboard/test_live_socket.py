@@ -239,7 +239,7 @@ async def test_small_json_frames_are_ignored(world: dict[str, Any]) -> None:
 async def test_a_row_is_rendered_once_per_process_for_all_sockets_of_a_table(
     world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dashboard.live import LiveKind
+    from streams.live.tables import LiveKind
 
     renders = []
     real = LiveKind.render_rows

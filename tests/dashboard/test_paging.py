@@ -168,7 +168,7 @@ def test_an_unknown_actor_and_a_hidden_one_answer_alike(
     ] * 2
     from django.http import QueryDict
 
-    from dashboard.live import subscribe
+    from streams.live.tables import subscribe
 
     for name in ("ghost", "nobody"):
         subscription = subscribe(rae, QueryDict(f"table=feed&actor={name}"))

@@ -255,7 +255,7 @@ def test_the_long_owner_select_writes_what_djangos_select_does(value: Any) -> No
 
     from django import forms
 
-    from dashboard.filters import LongSelect
+    from streams.filters import LongSelect
 
     choices = [("", "every author"), ("a<b", "a<b"), ("zoë", "zoë"), ('x"y', 'x"y')]
     expected = forms.Select(choices=choices).render("author", value, {"id": "id_author"})

@@ -14,8 +14,7 @@ from django.test import AsyncRequestFactory, RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard import export
-from streams import csvexport
+from streams import csvexport, export
 from streams.csvexport import csv_lines, neutralise
 from streams.models import Action
 from streams.tables import describe_changes

@@ -1,4 +1,4 @@
-"""The filter form every table shares; it turns query parameters into an ActionQuery."""
+"""The filter form every declared table shares; it turns query parameters into an ActionQuery."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a live socket subscribes to, and how its rows look: the demo's side of ``streams.live``."""
+"""The live socket of the declared tables (``streams.tables.site``): what it subscribes to, how its rows look."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from dashboard.filters import ActionFilterSet
-from dashboard.tables import KINDS
-from streams.live import BadSubscription, Subscription
+from streams.filters import ActionFilterSet
+from streams.live.consumer import BadSubscription, LiveTableConsumer
+from streams.live.hub import Subscription
 from streams.models import Action
-from streams.tables import Table
+from streams.tables import Table, site
 
-PAGE_TEMPLATE = "dashboard/table_page.html"
+PAGE_TEMPLATE = "streams/table_page.html"
 # The socket's own parameters; the rest are the table's filters.
 SOCKET_PARAMS = ("table", "after", "floor", "mode", "page")
 
@@ -60,7 +60,7 @@ def _still_allowed(kind: Table, staff: bool, user: Any) -> bool:
 
 def subscribe(user: Any, params: QueryDict) -> Subscription:
     """Check the viewer and filters of a socket, as the table page would."""
-    kind = KINDS.get(params.get("table", ""))
+    kind = site.get(params.get("table", ""))
     if kind is None:
         raise BadSubscription("unknown table")
     if not kind.allowed(user):
@@ -86,3 +86,10 @@ def subscribe(user: Any, params: QueryDict) -> Subscription:
         url=f"{reverse(kind.name)}?{unsorted.urlencode()}",
         still_allowed=partial(_still_allowed, kind, user.is_staff),
     )
+
+
+class TableConsumer(LiveTableConsumer):
+    """The socket of every declared table: route ``streams.tables.site.websocket_urlpatterns()``."""
+
+    def get_subscription(self, user: Any, params: QueryDict) -> Subscription:
+        return subscribe(user, params)

@@ -19,13 +19,12 @@ from django.views import View
 from django.views.decorators.vary import vary_on_headers
 from django_filters.views import FilterMixin
 
-from dashboard import export
-from dashboard.filters import DEFAULT_SORT, ActionFilterSet
-from dashboard.tables import KINDS
 from streams import conf as streams_conf
+from streams import export
+from streams.filters import DEFAULT_SORT, ActionFilterSet
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
-from streams.tables import ActionTable, Table
+from streams.tables import ActionTable, Table, site
 
 PER_PAGE = 25
 SORT_PARAM = "sort"
@@ -43,7 +42,7 @@ class ActionTableMixin(LoginRequiredMixin, FilterMixin):
     filterset_class = ActionFilterSet
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.kind = KINDS[kwargs.pop("table")]
+        self.kind = site[kwargs.pop("table")]
         if request.user.is_authenticated and not self.kind.allowed(request.user):
             raise PermissionDenied(f"You may not see the {self.kind.title.lower()} table.")
         return super().dispatch(request, *args, **kwargs)
@@ -72,7 +71,7 @@ class ActionTableMixin(LoginRequiredMixin, FilterMixin):
 
 @method_decorator(vary_on_headers("HX-Request"), name="dispatch")
 class ActionTableView(ActionTableMixin, View):
-    template_name = "dashboard/table_page.html"
+    template_name = "streams/table_page.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         rows = self.get_filtered_rows()
@@ -140,7 +139,7 @@ class ActionTableView(ActionTableMixin, View):
         params = {"table": self.kind.name, **filters.dict(), "after": after, "floor": floor}
         if not prepend:
             params["mode"] = "count"
-        return f"/ws/live/?{urlencode(params)}"
+        return f"/{streams_conf.get('LIVE_PATH')}?{urlencode(params)}"
 
 
 @dataclass(frozen=True)
