@@ -56,3 +56,25 @@ def test_a_verb_of_the_projects_own_shows_once_declared_public(
     request.getfixturevalue("starred_public")
     assert reader_sees()
     assert "starred" in site["feed"].visible_verbs(rae)
+
+
+@pytest.mark.django_db
+def test_a_project_overrides_a_block_of_the_table_page(
+    rae: Any, client_for: Any, tmp_path: Any, settings: Any
+) -> None:
+    page = tmp_path / "streams" / "table_page.html"
+    page.parent.mkdir()
+    page.write_text(
+        '{% extends "streams/table_page.html" %}'
+        '{% block table_head %}<h1 id="our-head">Our own heading</h1>{% endblock %}'
+        '{% block table_after %}<p id="our-footer">Questions? Ask the desk.</p>{% endblock %}'
+    )
+    templates = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    settings.TEMPLATES = templates
+    record(verb="published", actor="alice")
+
+    html = client_for(rae).get("/feed/").content.decode()
+
+    assert 'id="our-head"' in html and 'id="our-footer"' in html
+    assert "Everything that happens on the site" not in html  # the engine's heading, replaced
+    assert 'id="feed-filters"' in html and 'id="feed-rows"' in html  # the rest is the engine's
