@@ -146,15 +146,6 @@ def trusted() -> bool:
     return _trusted.get()
 
 
-@contextmanager
-def trusted_statement() -> Iterator[None]:
-    token = _trusted.set(True)
-    try:
-        yield
-    finally:
-        _trusted.reset(token)
-
-
 _disabled: ContextVar[frozenset[str]] = ContextVar("streams_disabled_routes", default=frozenset())
 
 

@@ -82,23 +82,18 @@ class HealthBoard:
         return totals, pending
 
     def called(self, name: str, duration_ms: float, *, failed: bool) -> None:
-        bucket = bisect.bisect_left(BUCKETS_MS, duration_ms)
+        bucket = bucket_of(duration_ms)
         with self._lock:
-            totals, pending = self._both(name)
-            totals.calls += 1
-            pending.calls += 1
-            totals.histogram[bucket] += 1
-            pending.histogram[bucket] += 1
-            if failed:
-                totals.errors += 1
-                pending.errors += 1
+            for health in self._both(name):
+                health.calls += 1
+                health.errors += failed
+                health.histogram[bucket] += 1
         self._maybe_flush()
 
     def skipped(self, name: str) -> None:
         with self._lock:
-            totals, pending = self._both(name)
-            totals.skipped += 1
-            pending.skipped += 1
+            for health in self._both(name):
+                health.skipped += 1
 
     def snapshot(self) -> dict[str, RouteHealth]:
         """This process's figures since it started (or since ``reset()``)."""

@@ -61,12 +61,11 @@ def record(**fields: Any) -> Action | None:
     ctx = current()
     if not ctx.recording:
         return None
-    run = running()
-    using = run.using if run is not None else actions_db()
+    run, using = _destination()
     connection = connections[using]
     row = _Rows(ctx)(**fields)
     # Inside a route, this INSERT needs no savepoint (RouteRun): its values are checked.
-    token = _trusted.set(True) if run is not None else None
+    token = _trusted.set(True)
     try:
         if _fast_insert_supported(connection):
             action = _saved_action(_insert_one(connection, row), row, using)
@@ -74,12 +73,8 @@ def record(**fields: Any) -> Action | None:
             action = Action(**dict(zip(BULK_ATTNAMES, row, strict=True)))
             action.save(using=using, force_insert=True)
     finally:
-        if token is not None:
-            _trusted.reset(token)
-    if run is None:
-        announce_after_commit([action], using)
-    else:
-        run.recorded.append(action)  # announced when the route has succeeded
+        _trusted.reset(token)
+    _settle((action,), run, using)
     return action
 
 
@@ -95,8 +90,7 @@ def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[Action]:
     ctx = current()
     if not ctx.recording:
         return []
-    run = running()
-    using = run.using if run is not None else actions_db()
+    run, using = _destination()
     connection = connections[using]
     build = _Rows(ctx)
     rows = [build(**entry) for entry in entries]
@@ -117,11 +111,27 @@ def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[Action]:
                 _index_bulk(connection, len(rows))
     finally:
         _trusted.reset(token)
+    _settle(actions, run, using)
+    return actions
+
+
+def _destination() -> tuple[Any, str]:
+    """The route running now, if any, and the database actions go to (the route's, once per call)."""
+    run = running()
+    return run, run.using if run is not None else actions_db()
+
+
+def _settle(actions: Sequence[Action], run: Any, using: str) -> None:
+    """Announce after commit; inside a route, once the route has succeeded (RouteRun)."""
     if run is None:
         announce_after_commit(actions, using)
     else:
-        run.recorded.extend(actions)
-    return actions
+        run.recorded.append(actions)
+
+
+def action_ids(actions: Sequence[Action]) -> list[int]:
+    """The primary keys of ``actions``, without making a bulk's instances."""
+    return actions.ids if isinstance(actions, RecordedActions) else [action.pk for action in actions]
 
 
 def _index_bulk(connection: Any, count: int) -> None:
@@ -140,7 +150,7 @@ def announce_after_commit(actions: Sequence[Action], using: str) -> None:
         transaction.on_commit(partial(announce_actions, actions), using=using, robust=True)
     else:
         # One message for the lot: each process loads the range once.
-        ids = [action.pk for action in actions] if not isinstance(actions, RecordedActions) else actions.ids
+        ids = action_ids(actions)
         transaction.on_commit(partial(announce_range, min(ids), max(ids), len(ids)), using=using, robust=True)
 
 

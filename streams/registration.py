@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -156,7 +156,9 @@ class RouteRun:
         self.parent = running()
         self.using = actions_db()
         self.connection = connections[self.using]
-        self.recorded: list[Any] = []
+        # What the route recorded, as record() and record_many() returned it
+        # (a bulk stays unmade into instances).
+        self.recorded: list[Sequence[Any]] = []
         self.sid: str | None = None
         self.kept = 0
 
@@ -208,7 +210,8 @@ class RouteRun:
             if self.recorded:
                 from streams.recording import announce_after_commit
 
-                announce_after_commit(self.recorded, self.using)
+                for actions in self.recorded:
+                    announce_after_commit(actions, self.using)
             return
         self._undo()
 
@@ -226,8 +229,10 @@ class RouteRun:
             undo = undo[: self.kept]
         if undo:
             from streams.models import Action
+            from streams.recording import action_ids
 
-            Action.objects.using(self.using).filter(pk__in=[action.pk for action in undo]).delete()
+            ids = [pk for actions in undo for pk in action_ids(actions)]
+            Action.objects.using(self.using).filter(pk__in=ids).delete()
 
 
 class RouteRegistry:

@@ -77,7 +77,6 @@ def install(connection: Any, *, rebuild: bool = True) -> bool:
     if connection.vendor == "sqlite":
         fts = connection.ops.quote_name(FTS_TABLE)
         upto = connection.ops.quote_name(UPTO_TABLE)
-        indexed = f"old.id <= (SELECT upto FROM {upto})"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(search_text, content={table}, "
@@ -87,16 +86,10 @@ def install(connection: Any, *, rebuild: bool = True) -> bool:
             # Only rows the index holds may be deleted from it: an external
             # content FTS5 table takes a 'delete' of a row it never had as
             # an instruction to corrupt itself.
-            cursor.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_delete AFTER DELETE ON {table} WHEN {indexed} BEGIN "
-                f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', old.id, old.search_text); END"
-            )
-            cursor.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_update AFTER UPDATE OF search_text ON {table} "
-                f"WHEN {indexed} BEGIN "
-                f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
-                f"INSERT INTO {fts}(rowid, search_text) VALUES (new.id, new.search_text); END"
-            )
+            for trigger in _triggers(
+                connection, ("delete", "update"), when=f"old.id <= (SELECT upto FROM {upto})"
+            ):
+                cursor.execute(trigger)
             # Everything there is, indexed now; the tail starts after it.
             if rebuild:
                 cursor.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
@@ -126,25 +119,31 @@ def unbatch(connection: Any) -> None:
         return
     while catch_up(connection):
         pass
-    qn = connection.ops.quote_name
-    table, fts = qn(_table(connection)), qn(FTS_TABLE)
     with connection.cursor() as cursor:
         for suffix in ("delete", "update"):
             cursor.execute(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{suffix}")
-        cursor.execute(f"DROP TABLE {qn(UPTO_TABLE)}")
-        cursor.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON {table} BEGIN "
-            f"INSERT INTO {fts}(rowid, search_text) VALUES (new.id, new.search_text); END"
-        )
-        cursor.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON {table} BEGIN "
-            f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', old.id, old.search_text); END"
-        )
-        cursor.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF search_text ON {table} BEGIN "
-            f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
-            f"INSERT INTO {fts}(rowid, search_text) VALUES (new.id, new.search_text); END"
-        )
+        cursor.execute(f"DROP TABLE {connection.ops.quote_name(UPTO_TABLE)}")
+        for trigger in _triggers(connection, ("insert", "delete", "update")):
+            cursor.execute(trigger)
+
+
+def _triggers(connection: Any, events: tuple[str, ...], *, when: str = "") -> list[str]:
+    """The statements that make the FTS table follow the action table on ``events``, when ``when`` holds."""
+    qn = connection.ops.quote_name
+    table, fts = qn(_table(connection)), qn(FTS_TABLE)
+    add = f"INSERT INTO {fts}(rowid, search_text) VALUES (new.id, new.search_text);"
+    remove = f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', old.id, old.search_text);"
+    bodies = {
+        "insert": ("AFTER INSERT", add),
+        "delete": ("AFTER DELETE", remove),
+        "update": ("AFTER UPDATE OF search_text", f"{remove} {add}"),
+    }
+    condition = f" WHEN {when}" if when else ""
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_{event} {bodies[event][0]} ON {table}{condition} "
+        f"BEGIN {bodies[event][1]} END"
+        for event in events
+    ]
 
 
 def _has_table(connection: Any, name: str) -> bool:

@@ -47,6 +47,8 @@ from streams.models import Action
 from streams.paging import Order
 from streams.query import ActionQuery
 
+# The page of a table (streams.views), whose partials the live socket renders too.
+PAGE_TEMPLATE = "streams/table_page.html"
 STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent")
 TIMESTAMP_FORMAT = "Y-m-d H:i:s"
 SORTABLE = ("timestamp", "actor_name", "verb", "object_repr", "target_repr")

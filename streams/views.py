@@ -24,7 +24,7 @@ from streams import export
 from streams.filters import DEFAULT_SORT, ActionFilterSet
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
-from streams.tables import ActionTable, Table, site
+from streams.tables import PAGE_TEMPLATE, ActionTable, Table, site
 
 PER_PAGE = 25
 SORT_PARAM = "sort"
@@ -71,7 +71,7 @@ class ActionTableMixin(LoginRequiredMixin, FilterMixin):
 
 @method_decorator(vary_on_headers("HX-Request"), name="dispatch")
 class ActionTableView(ActionTableMixin, View):
-    template_name = "streams/table_page.html"
+    template_name = PAGE_TEMPLATE
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         rows = self.get_filtered_rows()

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,34 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (built,) = out.glob("signalboard-*.whl")
     return built
+
+
+def install(wheel: Path, tmp_path: Path) -> Path:
+    """The wheel installed into a directory of its own, as pip would into a project."""
+    site = tmp_path / "site"
+    subprocess.run(
+        [*PIP, "install", *PIP_OFFLINE, "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return site
+
+
+def run_project(script: str, project: Path, site: Path) -> dict[str, Any]:
+    """Run ``script`` in ``project`` (not the repository) with the installed engine; the JSON it prints last."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(project)])}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_the_wheel_holds_the_engine_and_not_the_demo(wheel: Path) -> None:
@@ -112,25 +141,8 @@ print(json.dumps({
 
 
 def test_the_installed_engine_records_with_django_alone(wheel: Path, tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    subprocess.run(
-        [*PIP, "install", *PIP_OFFLINE, "--target", str(site), str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SCRIPT)],
-        cwd=tmp_path,  # not the repository: the engine comes from the wheel
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    site = install(wheel, tmp_path)
+    found = run_project(SCRIPT, tmp_path, site)
     assert found["streams"].startswith(str(site))
     assert found["actions"] == [
         ["CLI", "created", "editors", None],
@@ -195,31 +207,14 @@ print(json.dumps({"rows": rows, "ids": {"ada": str(ada.pk), "bo": str(bo.pk), "i
 def test_the_adoption_guide_records_as_it_says_with_a_custom_user_and_uuid_keys(
     wheel: Path, tmp_path: Path
 ) -> None:
-    site = tmp_path / "site"
-    subprocess.run(
-        [*PIP, "install", *PIP_OFFLINE, "--target", str(site), str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    site = install(wheel, tmp_path)
     app = tmp_path / "tracker"
     (app / "migrations").mkdir(parents=True)
     (app / "__init__.py").write_text("")
     (app / "migrations" / "__init__.py").write_text("")
     (app / "models.py").write_text(documented("tracker/models.py"))
     (app / "routes.py").write_text(documented("tracker/routes.py"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(tmp_path)])}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(PROJECT_SCRIPT)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = run_project(PROJECT_SCRIPT, tmp_path, site)
     ids = found["ids"]
     ada, bo, issue, bug = (ids[key] for key in ("ada", "bo", "issue", "bug"))
     assert found["rows"] == [

@@ -15,9 +15,8 @@ from streams.filters import ActionFilterSet
 from streams.live.consumer import BadSubscription, LiveTableConsumer
 from streams.live.hub import Subscription
 from streams.models import Action
-from streams.tables import Table, site
+from streams.tables import PAGE_TEMPLATE, Table, site
 
-PAGE_TEMPLATE = "streams/table_page.html"
 # The socket's own parameters; the rest are the table's filters.
 SOCKET_PARAMS = ("table", "after", "floor", "mode", "page")
 

@@ -367,3 +367,32 @@ def test_a_database_error_the_handler_catches(alice: Any, rae: Any, inside: str)
     failed = inside == "atomic"
     assert Action.objects.filter(verb="half-done").count() == (0 if failed else 2)
     assert health.snapshot()["test-swallowing"].errors == (2 if failed else 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_recorded_inside_a_route_is_never_made_into_instances(
+    alice: Any, rae: Any, announced: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams import recording
+
+    story = factories.story(alice)
+    made: list[int] = []
+    real = recording._saved_action
+    monkeypatch.setattr(recording, "_saved_action", lambda pk, *rest: made.append(pk) or real(pk, *rest))
+    published: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(
+        "streams.recording.announce_range", lambda first, last, count: published.append((first, last, count))
+    )
+
+    @registry.register(post_save, sender=Comment, name="test-bulk", when_created=True)
+    def bulk(*, instance: Comment, **kwargs: Any) -> None:
+        record_many([{"verb": "imported", "object": instance} for _ in range(150)])
+
+    try:
+        services.comment_create(story=story, author=rae, body="saved")
+    finally:
+        registry.unregister("test-bulk")
+
+    assert len(made) == 1  # the "commented" action of record(); none of the bulk's 150
+    ids = list(Action.objects.filter(verb="imported").values_list("id", flat=True))
+    assert published == [(min(ids), max(ids), 150)]
