@@ -22,7 +22,7 @@ CACHE_SECONDS = 60.0
 FIELDS = ("object_type", "target_type")
 
 _lock = threading.Lock()
-_cache: dict[tuple[str, str, bool], tuple[float, tuple[int, ...]]] = {}
+_cache: dict[tuple[str, str, bool], tuple[float, tuple[Any, ...]]] = {}
 
 
 def recorded(field: str, *, public_only: bool) -> list[ContentType]:
@@ -36,16 +36,31 @@ def recorded(field: str, *, public_only: bool) -> list[ContentType]:
     if field not in FIELDS:
         raise ValueError(f"field must be one of {FIELDS}, not {field!r}")
     using = router.db_for_read(Action)
-    key = (using, field, public_only)
-    now = time.monotonic()
-    with _lock:
-        found = _cache.get(key)
-    if found is None or now - found[0] >= CACHE_SECONDS:
-        found = (now, _scan(connections[using], Action, field, public_only))
-        with _lock:
-            _cache[key] = found
-    types = [ContentType.objects.db_manager(using).get_for_id(pk) for pk in found[1]]
+    types = []
+    for pk in _seen(using, field, public_only):
+        try:
+            types.append(ContentType.objects.db_manager(using).get_for_id(pk))
+        except ContentType.DoesNotExist:
+            # Deleted since it was seen (stale content types removed, a database flushed).
+            continue
     return sorted(types, key=lambda content_type: label(content_type).casefold())
+
+
+def owners() -> dict[str, Any]:
+    """Every user some action was recorded for (``owner``), username -> primary key, by username.
+
+    The staff owner picker of a table that names no ``owners``: a loose scan
+    of the ``(owner, verb, timestamp, id)`` index, kept like the kinds."""
+    from django.contrib.auth import get_user_model
+
+    from streams.models import Action
+
+    using = router.db_for_read(Action)
+    User = get_user_model()
+    name = User.USERNAME_FIELD
+    seen = _seen(using, "owner", public_only=False)
+    users = User._default_manager.db_manager(using).filter(pk__in=seen).order_by(name)
+    return dict(users.values_list(name, "pk"))
 
 
 def label(content_type: ContentType) -> str:
@@ -55,10 +70,26 @@ def label(content_type: ContentType) -> str:
     return name[:1].upper() + name[1:]
 
 
-def forget() -> None:
-    """Drop what is kept (tests, or after deleting actions)."""
+def forget(**kwargs: Any) -> None:
+    """Drop what is kept: after deleting actions, and after each ``migrate`` or ``flush``
+    (connected to ``post_migrate`` in ``StreamsConfig.ready``), whose content types may differ."""
     with _lock:
         _cache.clear()
+
+
+def _seen(using: str, field: str, public_only: bool) -> tuple[Any, ...]:
+    """The distinct values of ``field`` in recorded actions, kept CACHE_SECONDS."""
+    from streams.models import Action
+
+    key = (using, field, public_only)
+    now = time.monotonic()
+    with _lock:
+        found = _cache.get(key)
+    if found is None or now - found[0] >= CACHE_SECONDS:
+        found = (now, _scan(connections[using], Action, field, public_only))
+        with _lock:
+            _cache[key] = found
+    return found[1]
 
 
 def _scan(connection: Any, model: Any, field: str, public_only: bool) -> tuple[int, ...]:

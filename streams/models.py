@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from streams import search
+from streams.values import owner_key
 
 
 class Action(models.Model):
@@ -126,7 +127,7 @@ class Action(models.Model):
             "target_type": self.target_type_id,
             "object_repr": self.object_repr,
             "target_repr": self.target_repr,
-            "owner": self.owner_id,
+            "owner": owner_key(self.owner_id),
             "public": self.public,
         }
 

@@ -15,19 +15,23 @@ from typing import Any
 from django.db.models import QuerySet
 
 from streams import search, search_index
+from streams.values import owner_key
 
 
 @dataclass(frozen=True)
 class ActionQuery:
     verbs: frozenset[str] | None = None
     public_only: bool = False
-    owner_id: int | None = None
+    owner_id: int | str | None = None  # owner_key() of the owner's primary key
     actor: str | None = None
     object_type_id: int | None = None
     target_type_id: int | None = None
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     text: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "owner_id", owner_key(self.owner_id))
 
     def apply(self, queryset: QuerySet) -> QuerySet:
         filters: dict[str, Any] = {}

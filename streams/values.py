@@ -64,3 +64,11 @@ def _json_text(value: str) -> str:
     if "\x00" in value or not value.isascii():
         return text(value, len(value))
     return value
+
+
+def owner_key(value: Any) -> int | str | None:
+    """An owner's primary key as broadcast messages carry it: an integer stays one, any other
+    key (a UUID, a string) is its text, so it survives JSON and compares the same everywhere."""
+    if value is None or isinstance(value, int):
+        return value
+    return str(value)
