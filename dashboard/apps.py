@@ -4,10 +4,6 @@ from django.apps import AppConfig
 
 
 class DashboardConfig(AppConfig):
+    # Its routes.py and tables.py are found by streams, as any project's are.
     name = "dashboard"
     verbose_name = "Signalboard"
-
-    def ready(self) -> None:
-        # The demo's tables, declared with the engine (streams.tables.site)
-        # before any page, export or socket looks one up.
-        from dashboard import tables  # noqa: F401

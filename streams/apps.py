@@ -11,8 +11,9 @@ class StreamsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
 
-        from streams import checks  # noqa: F401 - registers the system checks
+        from streams import checks, kinds  # noqa: F401 - importing checks registers them
         from streams.registration import registry
         from streams.statistics import keep_current
 
@@ -20,4 +21,9 @@ class StreamsConfig(AppConfig):
         # project's hub does); import them all, then connect every route once.
         autodiscover_modules("routes", register_to=None)
         registry.connect()
+        # ... and its live tables in a ``tables`` module (streams.tables.site),
+        # so every process, HTTP or websocket, knows them before it serves one.
+        autodiscover_modules("tables", register_to=None)
         connection_created.connect(keep_current, dispatch_uid="streams.statistics")
+        # A flush or migrate may renumber content types: the kinds seen are stale.
+        post_migrate.connect(kinds.forget, dispatch_uid="streams.kinds.forget")

@@ -69,3 +69,55 @@ def check_routes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 )
             )
     return messages
+
+
+@checks.register(checks.Tags.compatibility)
+def check_live_tables(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Declared live tables need an ASGI server for their socket, and the page needs htmx's files."""
+    from django.apps import apps
+
+    from streams.tables import site
+
+    if not len(site):
+        return []
+    messages: list[checks.CheckMessage] = []
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        messages.append(
+            checks.Warning(
+                f"{len(site)} live table(s) are declared but ASGI_APPLICATION is not set: their pages "
+                "work, but no row arrives live.",
+                hint="Serve the project with an ASGI server (daphne or uvicorn): route "
+                "'websocket' to streams.live.asgi.websockets() in your asgi.py and set ASGI_APPLICATION "
+                "to it (docs/ADOPTING.md, step 7).",
+                id="streams.W002",
+            )
+        )
+    if not apps.is_installed("django_htmx"):
+        messages.append(
+            checks.Warning(
+                "Live tables are declared but 'django_htmx' is not in INSTALLED_APPS: "
+                "{% streams_assets %} links htmx from its static files, which will not be found.",
+                hint="Add 'django_htmx' to INSTALLED_APPS.",
+                id="streams.W003",
+            )
+        )
+    return messages
+
+
+@checks.register(checks.Tags.compatibility, deploy=True)
+def check_live_broadcast(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """In production, several server processes need a shared broadcast to see each other's rows."""
+    from streams import conf
+    from streams.tables import site
+
+    if not len(site) or conf.get("BROADCAST_URL"):
+        return []
+    return [
+        checks.Warning(
+            "Live tables are declared and STREAMS['BROADCAST_URL'] is not set: an open table "
+            "receives only the actions committed by the server process it is connected to.",
+            hint="With more than one server process (workers, machines), set "
+            "STREAMS = {'BROADCAST_URL': 'redis://…'} so every process hears every commit.",
+            id="streams.W004",
+        )
+    ]

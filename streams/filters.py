@@ -141,9 +141,9 @@ class ActionFilterSet(django_filters.FilterSet):
                     for content_type in recorded
                 ]
         # Whom staff may pick, read once: the choices, then the pick's id.
-        self.owner_ids: dict[str, int] = {}
+        self.owner_ids: dict[str, Any] = {}
         if kind.owner_param and self.viewer.is_staff:
-            self.owner_ids = kind.owners()
+            self.owner_ids = kind.owner_choices()
             self.filters[kind.owner_param] = django_filters.ChoiceFilter(
                 label=kind.owner_label,
                 choices=[(name, name) for name in self.owner_ids],

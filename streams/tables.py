@@ -50,6 +50,20 @@ from streams.query import ActionQuery
 # The page of a table (streams.views), whose partials the live socket renders too.
 PAGE_TEMPLATE = "streams/table_page.html"
 STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent")
+# Every column a table may show, in the order shown; ``Table.columns`` picks some.
+ALL_COLUMNS = (
+    "timestamp",
+    "actor_name",
+    "verb",
+    "object_type",
+    "object_repr",
+    "target_repr",
+    "changes",
+    "ip",
+    "user_agent",
+)
+# What a table shows unless it says otherwise: the object's kind only on request.
+DEFAULT_COLUMNS = tuple(name for name in ALL_COLUMNS if name != "object_type")
 TIMESTAMP_FORMAT = "Y-m-d H:i:s"
 SORTABLE = ("timestamp", "actor_name", "verb", "object_repr", "target_repr")
 ALL_FILTERS = ("actor", "verb", "object_type", "target_type", "since", "until", "q", "sort", "cursor")
@@ -90,6 +104,22 @@ def _changes(value: Any) -> str:
     return "—" if value in (None, {}, "") else describe_changes(value)
 
 
+def kind_of(content_type_id: int | None) -> str:
+    """What kind of object an action is about ("issue", "bug"): its model's verbose name.
+
+    Content types come from Django's per-process cache, one query per type
+    for the life of the process."""
+    if content_type_id is None:
+        return "—"
+    from django.contrib.contenttypes.models import ContentType
+
+    try:
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+    except ContentType.DoesNotExist:
+        return "—"
+    return "—" if model is None else str(model._meta.verbose_name)
+
+
 class FastRow:
     """One row of a table page or live frame: ``<tr id="action-<pk>">`` with a cell per column.
 
@@ -123,6 +153,7 @@ class ActionTable(tables.Table):
     )
     actor_name = tables.Column(verbose_name="Who", order_by=_order("actor_name"))
     verb = tables.Column(verbose_name="Did", order_by=_order("verb"))
+    object_type = tables.Column(verbose_name="Kind", orderable=False, empty_values=())
     object_repr = tables.Column(verbose_name="What", empty_values=(), order_by=_order("object_repr"))
     target_repr = tables.Column(verbose_name="On", empty_values=(), order_by=_order("target_repr"))
     changes = tables.Column(verbose_name="Details", orderable=False, empty_values=(None, {}, ""))
@@ -131,16 +162,7 @@ class ActionTable(tables.Table):
 
     class Meta:
         model = Action
-        fields = (
-            "timestamp",
-            "actor_name",
-            "verb",
-            "object_repr",
-            "target_repr",
-            "changes",
-            "ip",
-            "user_agent",
-        )
+        fields = ALL_COLUMNS
         order_by = ("-timestamp",)
         row_attrs = {"id": lambda record: f"action-{record.pk}"}
 
@@ -150,6 +172,7 @@ class ActionTable(tables.Table):
         "timestamp": lambda action: dateformat.format(timezone.localtime(action.timestamp), TIMESTAMP_FORMAT),
         "actor_name": lambda action: _text(action.actor_name),
         "verb": lambda action: _text(action.verb),
+        "object_type": lambda action: kind_of(action.object_type_id),
         "object_repr": lambda action: _repr_or_dash(action.object_repr),
         "target_repr": lambda action: _repr_or_dash(action.target_repr),
         "changes": lambda action: _changes(action.changes),
@@ -164,6 +187,9 @@ class ActionTable(tables.Table):
             FastRow(record, [(name, header, cell(record)) for name, header, cell in columns])
             for record in self.data
         ]
+
+    def render_object_type(self, record: Any) -> str:
+        return kind_of(record.object_type_id)
 
     def render_changes(self, value: Any) -> str:
         return describe_changes(value)
@@ -181,18 +207,41 @@ class Table:
 
     name: str
     title: str
-    description: str
-    label: str = ""  # in the navigation
+    description: str = ""
+    label: str = ""  # in the navigation; the title if empty
     verbs: tuple[str, ...] | None = None  # None: every verb the viewer may see
     # Staff pick whose actions they look at through this query parameter.
     owner_param: str | None = None
-    owner_label: str = ""
+    owner_label: str = ""  # the picker's label; the parameter, capitalised, if empty
     # Who may open the table at all (besides staff, who see every table).
     audience: Callable[[Any], bool] = lambda user: True
-    # Whom staff may pick through ``owner_param``: username → primary key, in order.
-    owners: Callable[[], dict[str, int]] = lambda: {}
+    # Whom staff may pick through ``owner_param``: username -> primary key, in
+    # order. None: every user some action was recorded for (streams.kinds.owners).
+    owners: Callable[[], dict[str, Any]] | None = None
     # The filters the table offers (the owner picker comes on top, for staff).
     filters: tuple[str, ...] = ALL_FILTERS
+    # The columns it shows, of ALL_COLUMNS; staff alone ever see STAFF_ONLY_COLUMNS.
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.columns if name not in ALL_COLUMNS]
+        if unknown:
+            raise ValueError(f"Table {self.name!r}: unknown columns {unknown}; choose from {ALL_COLUMNS}.")
+        unknown = [name for name in self.filters if name not in ALL_FILTERS]
+        if unknown:
+            raise ValueError(f"Table {self.name!r}: unknown filters {unknown}; choose from {ALL_FILTERS}.")
+        if not self.label:
+            object.__setattr__(self, "label", self.title)
+        if self.owner_param and not self.owner_label:
+            object.__setattr__(self, "owner_label", self.owner_param.replace("_", " ").capitalize())
+
+    def owner_choices(self) -> dict[str, Any]:
+        """Whom staff may pick, username -> primary key."""
+        if self.owners is not None:
+            return self.owners()
+        from streams import kinds
+
+        return kinds.owners()
 
     def allowed(self, user: Any) -> bool:
         if not user.is_authenticated:
@@ -218,10 +267,13 @@ class Table:
 
     def table(self, data: Any, *, staff: bool, **kwargs: Any) -> ActionTable:
         """The table as every view of it (page, partial, live row) builds it."""
+        hidden = {name for name in ALL_COLUMNS if name not in self.columns}
+        if not staff:
+            hidden.update(STAFF_ONLY_COLUMNS)
         return ActionTable(
             data,
             attrs={"id": f"{self.name}-table", "tbody": {"id": f"{self.name}-rows"}},
-            exclude=() if staff else STAFF_ONLY_COLUMNS,
+            exclude=tuple(name for name in ALL_COLUMNS if name in hidden),
             **kwargs,
         )
 

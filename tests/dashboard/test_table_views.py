@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -215,15 +216,26 @@ def test_sort_by_a_column_orders_rows_and_keeps_it_in_the_form(
 
 
 def test_fast_rows_render_every_cell_as_django_tables2_does(admin: Any) -> None:
+    from django.contrib.contenttypes.models import ContentType
     from django.template import Context, Template
     from django.utils import timezone
 
     from dashboard.tables import FEED
+    from publishing.models import Story
     from streams.models import Action
+    from streams.tables import ALL_COLUMNS, Table
 
+    story_type = ContentType.objects.get_for_model(Story)
     Action.objects.bulk_create(
         [
-            Action(actor_name="rae", verb="read", object_repr="<b>Dawn</b> & Dusk", public=True),
+            Action(
+                actor_name="rae",
+                verb="read",
+                object_repr="<b>Dawn</b> & Dusk",
+                object_type=story_type,
+                object_id="1",
+                public=True,
+            ),
             Action(
                 actor_name="Ünïcode", verb="updated", changes={"title": ["a", "b"], "tags": {"added": ["x"]}}
             ),
@@ -242,11 +254,12 @@ def test_fast_rows_render_every_cell_as_django_tables2_does(admin: Any) -> None:
         '{% for column, cell in row.items %}<td class="col-{{ column.name }}" data-label="{{ column.header }}">'
         "{{ cell }}</td>{% endfor %}</tr>"
     )
-    for staff in (True, False):
-        for live in (True, False):
-            table = FEED.table(actions, staff=staff)
-            expected = [reference.render(Context({"row": row, "live": live})) for row in table.rows]
-            assert [row.html(live=live) for row in table.fast_rows()] == expected
+    every_column = Table(name="every", title="Every column", columns=ALL_COLUMNS)
+    for staff, live, kind in itertools.product((True, False), (True, False), (FEED, every_column)):
+        table = kind.table(actions, staff=staff)
+        expected = [reference.render(Context({"row": row, "live": live})) for row in table.rows]
+        assert [row.html(live=live) for row in table.fast_rows()] == expected
+        assert ('data-label="Kind">story</td>' in "".join(expected)) is (kind is every_column)
 
 
 @pytest.mark.parametrize("value", ["", "zoë", None, "missing"])
