@@ -10,7 +10,7 @@ SERVICES_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432
 
 SERVE_WORKERS ?= 2
 
-.PHONY: run serve-prod venv test test-fast test-browser test-services lint chromium services-start services-stop screenshots bench bench-overhead clean
+.PHONY: run serve-prod venv test test-fast test-browser test-services lint chromium services-start services-stop screenshots bench bench-overhead clean test-example
 
 venv: $(VENV)/.installed
 
@@ -69,3 +69,8 @@ bench-overhead: .venv-bench/.installed
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
+
+# The second project (examples/tracker), on this checkout's engine. make test
+# runs it too, on the built wheel (tests/test_package.py).
+test-example: venv
+	cd examples/tracker && PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m pytest

@@ -78,6 +78,9 @@ def test_the_wheel_holds_the_engine_and_not_the_demo(wheel: Path) -> None:
     assert "streams/management/commands/streams_stats.py" in names
     assert "streams/templates/streams/table_page.html" in names
     assert "streams/static/streams/live.js" in names
+    assert "streams/static/streams/tables.css" in names
+    assert "streams/templatetags/streams.py" in names
+    assert "streams/live/asgi.py" in names
     assert not [name for name in names if name.endswith(".pyc")]
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
@@ -151,88 +154,72 @@ def test_the_installed_engine_records_with_django_alone(wheel: Path, tmp_path: P
     assert found["imported"] == []
 
 
-def documented(path: str) -> str:
-    """The code block of docs/ADOPTING.md that starts with ``# <path>``: the guide is what runs here."""
+EXAMPLE = ROOT / "examples" / "tracker"
+
+
+def guide_blocks() -> list[tuple[str, list[str]]]:
+    """docs/ADOPTING.md's code blocks that name a file of the example (``# <path>`` or
+    ``{# <path> #}`` on their first line), each as that path and its lines."""
     text = (ROOT / "docs" / "ADOPTING.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    (block,) = [b for b in blocks if b.startswith(f"# {path}\n")]
-    return block
+    found = []
+    for block in re.findall(r"```(?:python|html)\n(.*?)```", text, flags=re.DOTALL):
+        first, _, rest = block.partition("\n")
+        named = re.fullmatch(r"(?:# |\{# )(\S+\.(?:py|html))(?: #\})?", first)
+        if named:
+            found.append((named.group(1), rest.splitlines()))
+    return found
 
 
-PROJECT_SCRIPT = """
-import json, sys
-
-import django
-from django.conf import settings
-
-settings.configure(
-    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "tracker", "streams"],
-    AUTH_USER_MODEL="tracker.User",
-    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "tracker.sqlite3"}},
-    MIDDLEWARE=["streams.middleware.RequestContextMiddleware"],
-    SECRET_KEY="package-test",
-    USE_TZ=True,
-    DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
-)
-django.setup()
-
-from django.core.management import call_command
-from streams import acting_as
-from streams.models import Action
-from tracker.models import Bug, Issue, Project, User
-
-call_command("makemigrations", "tracker", verbosity=0)
-call_command("migrate", verbosity=0)
-call_command("check", fail_level="ERROR")
-
-ada = User.objects.create(username="ada")
-bo = User.objects.create(username="bo")
-with acting_as(ada, ip="198.51.100.7", user_agent="tracker-test"):
-    project = Project.objects.create(name="Engine")
-    issue = Issue.objects.create(project=project, title="Slow saves", assignee=bo)
-    issue.state = "fixed"
-    issue.save()
-    bug = Bug.objects.create(project=project, title="Crash on start", severity=1)
-
-rows = [
-    [a.actor_name, str(a.actor_id), a.verb, a.object_repr, a.object_id, a.target_repr,
-     None if a.owner_id is None else str(a.owner_id), a.ip, a.changes, a.object_type.model]
-    for a in Action.objects.order_by("id")
-]
-print(json.dumps({"rows": rows, "ids": {"ada": str(ada.pk), "bo": str(bo.pk), "issue": str(issue.pk),
-                  "bug": str(bug.pk)}}))
-"""
+def test_the_guide_shows_the_example_projects_own_lines() -> None:
+    """Each block of the guide is lines of the example's file, in their order ("..." skips)."""
+    blocks = guide_blocks()
+    assert {path for path, _ in blocks} >= {
+        "tracker/models.py",
+        "tracker/routes.py",
+        "tracker/tables.py",
+        "tracker_site/settings.py",
+        "tracker_site/urls.py",
+        "tracker_site/asgi.py",
+        "templates/base.html",
+    }
+    for path, lines in blocks:
+        source = (EXAMPLE / path).read_text().splitlines()
+        position = 0
+        for line in lines:
+            if line.strip() in {"...", "# ...", ""}:
+                continue
+            try:
+                position = source.index(line, position) + 1
+            except ValueError:
+                pytest.fail(f"docs/ADOPTING.md shows {line!r} in {path}, which has no such line there")
 
 
-def test_the_adoption_guide_records_as_it_says_with_a_custom_user_and_uuid_keys(
-    wheel: Path, tmp_path: Path
-) -> None:
+def test_the_example_project_passes_its_tests_on_the_installed_wheel(wheel: Path, tmp_path: Path) -> None:
+    """examples/tracker, copied out of the repository, with the engine from the wheel: its own suite."""
     site = install(wheel, tmp_path)
-    app = tmp_path / "tracker"
-    (app / "migrations").mkdir(parents=True)
-    (app / "__init__.py").write_text("")
-    (app / "migrations" / "__init__.py").write_text("")
-    (app / "models.py").write_text(documented("tracker/models.py"))
-    (app / "routes.py").write_text(documented("tracker/routes.py"))
-    found = run_project(PROJECT_SCRIPT, tmp_path, site)
-    ids = found["ids"]
-    ada, bo, issue, bug = (ids[key] for key in ("ada", "bo", "issue", "bug"))
-    assert found["rows"] == [
-        ["ada", ada, "opened", "Slow saves", issue, "Engine", bo, "198.51.100.7", None, "issue"],
-        [
-            "ada",
-            ada,
-            "moved",
-            "Slow saves",
-            issue,
-            "",
-            bo,
-            "198.51.100.7",
-            {"state": ["open", "fixed"]},
-            "issue",
-        ],
-        ["ada", ada, "filed", "Crash on start", bug, "Engine", None, "198.51.100.7", None, "bug"],
-    ]
+    project = tmp_path / "tracker"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3*"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(project)])}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"\b\d+ passed\b", result.stdout)
+    where = subprocess.run(
+        [sys.executable, "-c", "import streams; print(streams.__file__)"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.startswith(str(site))
 
 
 def test_the_engine_never_imports_the_demo() -> None:
