@@ -8,6 +8,8 @@ sync code, so the value follows a request through sync and async code alike.
 from __future__ import annotations
 
 import ipaddress
+import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +33,8 @@ class ActingContext:
     request: Any = None
     ip: str | None = None
     user_agent: str = ""
+    # The request's correlation id (streams.middleware), carried into background routes.
+    request_id: str = ""
     # Set when there is no request: a management command, the shell, a task.
     cli: bool = True
     recording: bool = True
@@ -59,11 +63,18 @@ def _using(ctx: ActingContext) -> Iterator[ActingContext]:
         _current.reset(token)
 
 
-def request_context(*, ip: str | None, user_agent: str, user: Any = None, request: Any = None) -> Any:
+def request_context(
+    *, ip: str | None, user_agent: str, user: Any = None, request: Any = None, request_id: str = ""
+) -> Any:
     """Context manager used by the middlewares for one request or connection."""
     return _using(
         ActingContext(
-            user=user, request=request, ip=_checked_ip(ip), user_agent=values.text(user_agent, 255), cli=False
+            user=user,
+            request=request,
+            ip=_checked_ip(ip),
+            user_agent=values.text(user_agent, 255),
+            request_id=request_id,
+            cli=False,
         )
     )
 
@@ -100,6 +111,20 @@ def actor_name(user: Any) -> str:
     if user is None:
         return conf.get("CLI_ACTOR")
     return user.get_username()
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,64}")
+
+
+def checked_request_id(value: Any) -> str | None:
+    """A correlation id as stored: 1 to 64 printable characters of a safe set, else None."""
+    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
+        return value
+    return None
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
 
 
 def client_ip(remote_addr: str | None, forwarded_for: str | None) -> str | None:
@@ -171,6 +196,7 @@ def pack() -> dict[str, Any]:
         "ip": ctx.ip,
         "ua": ctx.user_agent,
         "cli": ctx.cli,
+        "rid": ctx.request_id,
     }
 
 
@@ -185,6 +211,7 @@ def unpacked(data: dict[str, Any]) -> Iterator[ActingContext]:
         user=user,
         ip=_valid_ip(data.get("ip")),
         user_agent=values.text(data.get("ua") or "", 255),
+        request_id=checked_request_id(data.get("rid")) or "",
         cli=data.get("cli", True),
     )
     with _using(context) as ctx:

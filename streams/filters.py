@@ -9,16 +9,18 @@ from typing import Any
 import django_filters
 from django import forms
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from streams import kinds, search, search_index
+from streams.context import REQUEST_ID
 from streams.models import Action
 from streams.paging import Cursor, InvalidCursor, Order
 from streams.query import ActionQuery
-from streams.tables import SORTABLE, Table
+from streams.tables import REQUEST_PARAM, SORTABLE, Table
 
 DEFAULT_SORT = "-timestamp"
 MIN_SEARCH_LENGTH = search_index.MIN_INDEXED_LENGTH
@@ -152,6 +154,16 @@ class ActionFilterSet(django_filters.FilterSet):
             )
             self.filters[kind.owner_param].model = Action
             self.filters[kind.owner_param].parent = self
+        if self.viewer.is_staff:
+            # What one request did (streams.middleware's correlation id): staff's, like its column.
+            self.filters[REQUEST_PARAM] = django_filters.CharFilter(
+                label="Request",
+                max_length=64,
+                validators=[RegexValidator(rf"\A{REQUEST_ID.pattern}\Z", "Not a request id.")],
+                method="keep_order",
+            )
+            self.filters[REQUEST_PARAM].model = Action
+            self.filters[REQUEST_PARAM].parent = self
 
     def query(self) -> ActionQuery:
         """The viewer's scope narrowed by the valid filters of the form."""
@@ -177,6 +189,7 @@ class ActionFilterSet(django_filters.FilterSet):
             if until and until < datetime.date.max
             else None,
             text=(data.get("q") or "").strip(),
+            request_id=data.get(REQUEST_PARAM) or None,
         )
 
     def keep_order(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

@@ -64,6 +64,9 @@ class Action(models.Model):
     changes = models.JSONField(null=True, blank=True)
     # Who, did, what and on, folded for search (streams.search); set on save.
     search_text = models.TextField(blank=True, default="", editable=False)
+    # The request it was recorded in (X-Request-ID), so staff see what one request did;
+    # NULL outside a request. Nullable, so adding it is instant on a large table.
+    request_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - see above
 
     class Meta:
         ordering = ["-timestamp", "-id"]
@@ -95,6 +98,11 @@ class Action(models.Model):
                 fields=["object_repr", "timestamp", "id"],
                 condition=models.Q(public=True),
                 name="streams_action_public_object",
+            ),
+            models.Index(
+                fields=["request_id", "timestamp", "id"],
+                name="streams_action_request",
+                condition=models.Q(request_id__isnull=False),
             ),
             models.Index(fields=["target_repr", "timestamp", "id"], name="streams_action_target_repr"),
         ]
@@ -128,6 +136,7 @@ class Action(models.Model):
             "object_repr": self.object_repr,
             "target_repr": self.target_repr,
             "owner": owner_key(self.owner_id),
+            "request": self.request_id,
             "public": self.public,
         }
 

@@ -29,6 +29,7 @@ class ActionQuery:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     text: str = ""
+    request_id: str | None = None  # the actions of one request (staff)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "owner_id", owner_key(self.owner_id))
@@ -51,6 +52,8 @@ class ActionQuery:
             filters["timestamp__gte"] = self.since
         if self.until is not None:
             filters["timestamp__lt"] = self.until
+        if self.request_id is not None:
+            filters["request_id"] = self.request_id
         queryset = queryset.filter(**filters)
         if self.text:
             queryset = search_index.search(queryset, search.needle(self.text))
@@ -69,6 +72,8 @@ class ActionQuery:
         if self.object_type_id is not None and message["object_type"] != self.object_type_id:
             return False
         if self.target_type_id is not None and message["target_type"] != self.target_type_id:
+            return False
+        if self.request_id is not None and message.get("request") != self.request_id:
             return False
         if self.since is not None or self.until is not None:
             timestamp = datetime.fromisoformat(message["timestamp"])

@@ -227,6 +227,7 @@ class _Rows:
             ctx.user_agent,
             jsonable(changes) if changes is not None else None,
             search_text,
+            ctx.request_id or None,
         )
 
     def describe(self, instance: models.Model | None) -> tuple[int | None, str, str]:
@@ -301,6 +302,7 @@ BULK_ATTNAMES = (
     "user_agent",
     "changes",
     "search_text",
+    "request_id",
 )
 
 

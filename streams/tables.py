@@ -36,10 +36,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 import django_tables2 as tables
 from django.core.exceptions import PermissionDenied
 from django.utils import dateformat, timezone
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 
@@ -49,7 +51,9 @@ from streams.query import ActionQuery
 
 # The page of a table (streams.views), whose partials the live socket renders too.
 PAGE_TEMPLATE = "streams/table_page.html"
-STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent")
+STAFF_ONLY_COLUMNS = ("changes", "ip", "user_agent", "request_id")
+# The staff filter of one request's actions, which the "Request" column links to.
+REQUEST_PARAM = "request"
 # Every column a table may show, in the order shown; ``Table.columns`` picks some.
 ALL_COLUMNS = (
     "timestamp",
@@ -61,6 +65,7 @@ ALL_COLUMNS = (
     "changes",
     "ip",
     "user_agent",
+    "request_id",
 )
 # What a table shows unless it says otherwise: the object's kind only on request.
 DEFAULT_COLUMNS = tuple(name for name in ALL_COLUMNS if name != "object_type")
@@ -120,6 +125,14 @@ def kind_of(content_type_id: int | None) -> str:
     return "—" if model is None else str(model._meta.verbose_name)
 
 
+def same_request_link(request_id: str | None) -> str:
+    """The "Request" cell: a link to the table filtered to the actions of the same request."""
+    if not request_id:
+        return "—"
+    query = urlencode({REQUEST_PARAM: request_id})
+    return format_html('<a href="?{}" title="{}">same request</a>', query, f"Request {request_id}")
+
+
 class FastRow:
     """One row of a table page or live frame: ``<tr id="action-<pk>">`` with a cell per column.
 
@@ -138,7 +151,8 @@ class FastRow:
         # The standard library's escape, as Django's own escape() calls it,
         # without its lazy-string wrappers (a third of the cost here).
         cells = "".join(
-            f'<td class="col-{name}" data-label="{escape(header)}">{escape(text)}</td>'
+            f'<td class="col-{name}" data-label="{escape(header)}">'
+            f"{text if isinstance(text, SafeString) else escape(text)}</td>"
             for name, header, text in self.cells
         )
         new = " is-new" if live else ""
@@ -159,6 +173,7 @@ class ActionTable(tables.Table):
     changes = tables.Column(verbose_name="Details", orderable=False, empty_values=(None, {}, ""))
     ip = tables.Column(verbose_name="IP", orderable=False)
     user_agent = tables.Column(verbose_name="User agent", orderable=False)
+    request_id = tables.Column(verbose_name="Request", orderable=False, empty_values=())
 
     class Meta:
         model = Action
@@ -178,6 +193,7 @@ class ActionTable(tables.Table):
         "changes": lambda action: _changes(action.changes),
         "ip": lambda action: _text(action.ip),
         "user_agent": lambda action: _text(action.user_agent),
+        "request_id": lambda action: same_request_link(action.request_id),
     }
 
     def fast_rows(self) -> list[FastRow]:
@@ -190,6 +206,9 @@ class ActionTable(tables.Table):
 
     def render_object_type(self, record: Any) -> str:
         return kind_of(record.object_type_id)
+
+    def render_request_id(self, value: str | None) -> str:
+        return same_request_link(value)
 
     def render_changes(self, value: Any) -> str:
         return describe_changes(value)
