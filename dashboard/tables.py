@@ -27,6 +27,15 @@ FEED = Table(
     title="Who did what",
     description="Everything that happens on the site, newest first.",
 )
+INBOX = Table(
+    name="inbox",
+    label="For you",
+    title="For you",
+    description="What happens to your stories and reviews: reads, comments, bookmarks, reviews, "
+    "replies and thumbs-up.",
+    personal=True,
+    seen=True,
+)
 READS = Table(
     name="reads",
     label="Reads",
@@ -63,7 +72,7 @@ AUDIT = Table(
     filters=("actor", "verb", "since", "until", "q", "sort", "cursor"),
 )
 
-site.register(FEED, READS, REPLIES, AUDIT)
+site.register(FEED, INBOX, READS, REPLIES, AUDIT)
 # The demo's code and tests look tables up by name here.
 KINDS = site
-__all__ = ["ALL_FILTERS", "AUDIT", "FEED", "KINDS", "READS", "REPLIES"]
+__all__ = ["ALL_FILTERS", "AUDIT", "FEED", "INBOX", "KINDS", "READS", "REPLIES"]

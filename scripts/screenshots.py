@@ -18,10 +18,10 @@ from tests.servers import CHROMIUM
 from tests.servers import CHROMIUM_ARGS as ARGS
 
 PAGES = {
-    "admin": ["/feed/", "/reads/", "/replies/", "/audit/", "/members/"],
-    "alice": ["/feed/", "/reads/", "/stories/"],
-    "rita": ["/feed/", "/replies/", "/stories/1/"],
-    "rae": ["/feed/", "/reads/"],
+    "admin": ["/feed/", "/inbox/", "/reads/", "/replies/", "/audit/", "/members/"],
+    "alice": ["/feed/", "/inbox/", "/reads/", "/stories/"],
+    "rita": ["/feed/", "/inbox/", "/replies/", "/stories/1/"],
+    "rae": ["/feed/", "/inbox/", "/reads/"],
 }
 
 

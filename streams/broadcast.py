@@ -16,6 +16,9 @@ from streams.live.transport import LocalTransport, get_transport
 
 logger = logging.getLogger("streams.broadcast")
 
+# A viewer saw a table up to an id (streams.seen): open unseen badges drop.
+SEEN = "streams.seen"
+
 
 def announce(message: dict[str, Any]) -> None:
     transport = get_transport()

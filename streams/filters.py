@@ -137,14 +137,14 @@ class ActionFilterSet(django_filters.FilterSet):
             self.filters["verb"].extra["choices"] = [(v, v) for v in visible]
         for field in kinds.FIELDS:
             if field in self.filters:
-                recorded = kinds.recorded(field, public_only=not self.viewer.is_staff)
+                recorded = kinds.recorded(field, public_only=not kind.as_staff(self.viewer))
                 self.filters[field].extra["choices"] = [
                     (f"{content_type.app_label}.{content_type.model}", kinds.label(content_type))
                     for content_type in recorded
                 ]
         # Whom staff may pick, read once: the choices, then the pick's id.
         self.owner_ids: dict[str, Any] = {}
-        if kind.owner_param and self.viewer.is_staff:
+        if kind.owner_param and kind.as_staff(self.viewer):
             self.owner_ids = kind.owner_choices()
             self.filters[kind.owner_param] = django_filters.ChoiceFilter(
                 label=kind.owner_label,
@@ -154,7 +154,7 @@ class ActionFilterSet(django_filters.FilterSet):
             )
             self.filters[kind.owner_param].model = Action
             self.filters[kind.owner_param].parent = self
-        if self.viewer.is_staff:
+        if kind.as_staff(self.viewer):
             # What one request did (streams.middleware's correlation id): staff's, like its column.
             self.filters[REQUEST_PARAM] = django_filters.CharFilter(
                 label="Request",

@@ -157,3 +157,22 @@ class RouteStat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Seen(models.Model):
+    """How far one viewer has seen one table: an action id and its time, not a row per notification.
+
+    Kept for tables declared with ``seen=True`` (streams.seen); the unseen
+    count is the viewer's rows after it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    table = models.CharField(max_length=64)
+    upto = models.BigIntegerField(default=0)
+    upto_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "table"], name="streams_seen_one_per_table")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saw {self.table} up to {self.upto}"

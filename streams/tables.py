@@ -241,6 +241,10 @@ class Table:
     filters: tuple[str, ...] = ALL_FILTERS
     # The columns it shows, of ALL_COLUMNS; staff alone ever see STAFF_ONLY_COLUMNS.
     columns: tuple[str, ...] = DEFAULT_COLUMNS
+    # Everyone's own: the public actions whose owner is the viewer, staff included.
+    personal: bool = False
+    # Keep a "seen up to" cursor per viewer, for an unseen badge (streams.seen; personal tables).
+    seen: bool = False
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.columns if name not in ALL_COLUMNS]
@@ -249,6 +253,10 @@ class Table:
         unknown = [name for name in self.filters if name not in ALL_FILTERS]
         if unknown:
             raise ValueError(f"Table {self.name!r}: unknown filters {unknown}; choose from {ALL_FILTERS}.")
+        if self.seen and not self.personal:
+            raise ValueError(f"Table {self.name!r}: seen=True needs personal=True (whose rows are unseen?).")
+        if self.personal and self.owner_param:
+            raise ValueError(f"Table {self.name!r}: a personal table is the viewer's own; no owner_param.")
         if not self.label:
             object.__setattr__(self, "label", self.title)
         if self.owner_param and not self.owner_label:
@@ -267,15 +275,22 @@ class Table:
             return False
         return user.is_staff or self.audience(user)
 
+    def as_staff(self, user: Any) -> bool:
+        """Whether ``user`` sees this table as staff do (every verb, staff columns and filters):
+        staff, except on a personal table, which is everyone's own public rows."""
+        return bool(user.is_staff) and not self.personal
+
     def visible_verbs(self, user: Any) -> tuple[str, ...]:
         if self.verbs is not None:
             return self.verbs
-        return site.all_verbs if user.is_staff else site.public_verbs
+        return site.all_verbs if self.as_staff(user) else site.public_verbs
 
     def scope(self, user: Any, owner_id: int | None = None) -> ActionQuery:
         """The viewer's slice of the table, before any filter the viewer chose."""
         if not self.allowed(user):
             raise PermissionDenied
+        if self.personal:
+            return ActionQuery(verbs=frozenset(self.visible_verbs(user)), public_only=True, owner_id=user.pk)
         # Staff see every verb, including ones recorded by routes added later.
         query_verbs = None if user.is_staff and self.verbs is None else frozenset(self.visible_verbs(user))
         if self.owner_param is None:

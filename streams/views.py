@@ -20,7 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_filters.views import FilterMixin
 
 from streams import conf as streams_conf
-from streams import export
+from streams import export, seen
 from streams.filters import DEFAULT_SORT, ActionFilterSet
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
@@ -59,7 +59,11 @@ class ActionTableMixin(LoginRequiredMixin, FilterMixin):
 
     def build_table(self, rows: Any, **kwargs: Any) -> ActionTable:
         return self.kind.table(
-            rows, staff=self.request.user.is_staff, order_by_field=SORT_PARAM, page_field=PAGE_PARAM, **kwargs
+            rows,
+            staff=self.kind.as_staff(self.request.user),
+            order_by_field=SORT_PARAM,
+            page_field=PAGE_PARAM,
+            **kwargs,
         )
 
     def get_filtered_rows(self) -> Any:
@@ -96,6 +100,9 @@ class ActionTableView(ActionTableMixin, View):
         else:
             page = Page([], order, has_previous=False, has_next=False)
         table = self.build_table(page.rows, order_by=order.name)
+        if self.kind.seen and prepend and page.rows and not self.filtered():
+            # Opening the table shows the viewer what is new: now it is seen (badges drop).
+            seen.mark_seen(self.kind, request.user, max(page.rows, key=lambda row: row.pk))
         template = self.template_name
         if partial_request(request):
             template += "#results"
@@ -106,6 +113,9 @@ class ActionTableView(ActionTableMixin, View):
             # IPs and user agents: never kept by a browser or proxy cache.
             add_never_cache_headers(response)
         return response
+
+    def filtered(self) -> bool:
+        return any(value for name, value in self.request.GET.items() if name not in NOT_FILTERS)
 
     def get_context_data(self, *, table: ActionTable, page: Page, prepend: bool) -> dict[str, Any]:
         filters = self.request.GET.copy()
@@ -197,4 +207,6 @@ class ActionExportView(ActionTableMixin, View):
         order = self.filterset.form.cleaned_data["order"]
         ordered = rows.order_by(*order.order_by())
         filename = f"{self.kind.name}-{timezone.now():%Y%m%d-%H%M%S}.csv"
-        return export.csv_response(request, ordered, staff=request.user.is_staff, filename=filename)
+        return export.csv_response(
+            request, ordered, staff=self.kind.as_staff(request.user), filename=filename
+        )

@@ -25,6 +25,7 @@ from django.http import QueryDict
 import streams.live.codes as codes
 from streams import conf
 from streams.live.hub import IdMemory, Subscription, TooManySockets, Unavailable, frames, get_hub
+from streams.seen import LIMIT as UNSEEN_LIMIT
 
 MAX_CLIENT_FRAME = 4096
 # Frames waiting for one slow client before it is told to reconnect.
@@ -177,6 +178,8 @@ class LiveTableConsumer(AsyncWebsocketConsumer):
         subscription = self.subscription
         limit = conf.get("LIVE_CATCH_UP_LIMIT")
         if subscription.count_only:
+            if subscription.unseen:
+                limit = min(limit, UNSEEN_LIMIT + 1)  # a badge shows "99+" past that
             ids = await db_call(ids_to_count)(subscription, limit)
             counted = set(ids)
             held = [i for i, _ in self.held if i not in counted]

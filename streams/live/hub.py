@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import streams.live.codes as codes
 from streams import conf
+from streams.broadcast import SEEN
 from streams.live.transport import RESYNC, get_transport
 from streams.query import ActionQuery
 
@@ -69,6 +70,8 @@ class Subscription:
     # The oldest row the page shows: late commits are looked for between it and ``after``.
     floor: int | None = None
     count_only: bool = False
+    # A count of what the viewer has not seen (an unseen badge): a "seen" message resets it.
+    unseen: bool = False
     # The table's address with these filters ("show" and "reload" links).
     url: str = ""
     # Whether the viewer, looked up again, may still see exactly this (run in a thread).
@@ -76,7 +79,7 @@ class Subscription:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.table.name, self.variant, self.query, self.count_only)
+        return (self.table.name, self.variant, self.query, self.count_only, self.unseen)
 
 
 class LiveSocket(Protocol):
@@ -266,6 +269,9 @@ class Hub:
         if any(message.get("type") == RESYNC for message in batch):
             self.close_all(codes.SERVICE_RESTART, "live updates resynchronising")
             return
+        for message in batch:
+            if message.get("type") == SEEN:
+                self.seen(message)
         actions: dict[int, Any] = {}
         messages = [m for m in batch if m.get("type") == "action.created"]
         for bulk in (m for m in batch if m.get("type") == "actions.bulk"):
@@ -302,6 +308,17 @@ class Hub:
             self._remember(*key, html)
         for group, ids in matched.items():
             self._deliver(group, ids, rendered)
+
+    def seen(self, message: dict[str, Any]) -> None:
+        """A viewer saw a table up to an id (streams.seen): their unseen counts drop, on every tab."""
+        for group in self.by_owner.get(message["owner"], ()):
+            sub = group.subscription
+            if not (sub.count_only and sub.unseen and sub.table.name == message["table"]):
+                continue
+            for socket in list(group.sockets):
+                socket.new_count = sum(1 for i in socket.sent.ids if i > message["upto"])
+                if not socket.catching_up:
+                    socket.deliver([sub.table.render_count(socket.new_count, sub.url)])
 
     def _render(
         self, wanted: list[tuple[Subscription, set[int]]], loaded: dict[int, Any]

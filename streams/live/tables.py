@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -15,10 +15,11 @@ from streams.filters import ActionFilterSet
 from streams.live.consumer import BadSubscription, LiveTableConsumer
 from streams.live.hub import Subscription
 from streams.models import Action
+from streams.seen import unseen_count_html
 from streams.tables import PAGE_TEMPLATE, Table, site
 
 # The socket's own parameters; the rest are the table's filters.
-SOCKET_PARAMS = ("table", "after", "floor", "mode", "page")
+SOCKET_PARAMS = ("table", "after", "floor", "mode", "page", "badge")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class LiveKind:
     """A table as the live fan-out sees it: a name and how to render its rows (variant: staff)."""
 
     kind: Table
+    # The viewer's unseen badge rather than the table: counts render as the badge.
+    badge: bool = False
 
     @property
     def name(self) -> str:
@@ -36,6 +39,8 @@ class LiveKind:
         return [row.html(live=True) for row in table.fast_rows()]
 
     def render_count(self, count: int, url: str) -> str:
+        if self.badge:
+            return unseen_count_html(self.kind, count, oob=True)
         return render_to_string(
             f"{PAGE_TEMPLATE}#new_count", {"kind": self.kind, "new_count": count, "newest_url": url}
         )
@@ -54,7 +59,7 @@ def _cursor(params: QueryDict, name: str, default: int | None) -> int | None:
 
 
 def _still_allowed(kind: Table, staff: bool, user: Any) -> bool:
-    return kind.allowed(user) and user.is_staff == staff
+    return kind.allowed(user) and kind.as_staff(user) == staff
 
 
 def subscribe(user: Any, params: QueryDict) -> Subscription:
@@ -64,6 +69,8 @@ def subscribe(user: Any, params: QueryDict) -> Subscription:
         raise BadSubscription("unknown table")
     if not kind.allowed(user):
         raise PermissionDenied
+    if params.get("badge"):
+        return _badge(kind, user)
     after = _cursor(params, "after", 0)
     floor = _cursor(params, "floor", None)
     filters = params.copy()
@@ -78,12 +85,34 @@ def subscribe(user: Any, params: QueryDict) -> Subscription:
     return Subscription(
         table=LiveKind(kind),
         query=filterset.query(),
-        variant=user.is_staff,
+        variant=kind.as_staff(user),
         after=after or 0,
         floor=floor,
         count_only=params.get("mode") == "count",
         url=f"{reverse(kind.name)}?{unsorted.urlencode()}",
-        still_allowed=partial(_still_allowed, kind, user.is_staff),
+        still_allowed=partial(_still_allowed, kind, kind.as_staff(user)),
+    )
+
+
+def _badge(kind: Table, user: Any) -> Subscription:
+    """The viewer's unseen count of a ``seen`` table, live: what came after their cursor."""
+    from streams.models import Seen
+
+    if not kind.seen:
+        raise BadSubscription("this table keeps no unseen count")
+    cursor = Seen.objects.filter(user=user.pk, table=kind.name).first()
+    query = kind.scope(user)
+    if cursor is not None and cursor.upto_time is not None:
+        query = replace(query, since=cursor.upto_time)
+    return Subscription(
+        table=LiveKind(kind, badge=True),
+        query=query,
+        variant=kind.as_staff(user),
+        after=cursor.upto if cursor is not None else 0,
+        count_only=True,
+        unseen=True,
+        url=reverse(kind.name),
+        still_allowed=partial(_still_allowed, kind, kind.as_staff(user)),
     )
 
 

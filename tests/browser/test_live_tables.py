@@ -99,3 +99,32 @@ def test_export_link_downloads_the_filtered_rows(login: Any, site: Server) -> No
     assert lines[0] == "timestamp,actor,verb,object,target"
     assert len(lines) - 1 == shown > 0
     assert all(",published," in line for line in lines[1:])
+
+
+def test_the_unseen_badge_rises_live_and_falls_on_every_tab_when_the_inbox_opens(
+    login: Any, site: Server
+) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/inbox/")  # everything so far is seen
+    badge = alice.locator("#inbox-count")
+    expect(badge).to_have_attribute("data-count", "0")
+    expect(badge).to_be_hidden()
+    alice.goto(f"{site.url}/stories/")
+    other_tab = alice.context.new_page()
+    other_tab.goto(f"{site.url}/feed/")
+    wait_live(other_tab, "feed")
+    alice.wait_for_timeout(500)  # both badges' sockets are open
+
+    rae = login("rae")
+    open_story_by(rae, site, "alice")
+
+    for page in (alice, other_tab):
+        expect(page.locator("#inbox-count")).to_have_attribute("data-count", "1", timeout=5000)
+        expect(page.locator("#inbox-count")).to_be_visible()
+        expect(page.locator("#inbox-count")).to_have_text("1")
+
+    alice.locator(".site-nav a", has_text="For you").click()
+    alice.wait_for_url(f"{site.url}/inbox/")
+    expect(newest_row(alice, "inbox").locator("td.col-actor_name")).to_have_text("rae")
+    expect(other_tab.locator("#inbox-count")).to_have_attribute("data-count", "0", timeout=5000)
+    expect(other_tab.locator("#inbox-count")).to_be_hidden()

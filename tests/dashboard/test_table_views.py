@@ -118,7 +118,8 @@ def test_bad_filters_show_the_form_error_not_a_500(rae: Any, client_for: Any, pa
     assert response.status_code == 400
     assert "These filters can’t be used" in response.content.decode()
     assert row_ids(response.content.decode()) == []
-    assert "ws-connect" not in response.content.decode()
+    assert "Not live: fix the filters" in response.content.decode()
+    assert 'ws-connect="/ws/live/?table=feed' not in response.content.decode()
 
 
 def test_live_url_starts_after_the_newest_row_shown(
@@ -167,7 +168,8 @@ def test_feed_queries_do_not_grow_with_rows(
     client = client_for(rae)
     client.get("/feed/")  # warm the content-type cache
     # session, user (with the viewer's roles, for the navigation and the
-    # table's permission alike), the page of rows: nothing per row.
+    # table's permission alike), the page of rows: nothing per row (the
+    # unseen badge of "For you" comes by its socket).
     with django_assert_max_num_queries(3) as one_row:
         client.get("/feed/")
     for _ in range(100):

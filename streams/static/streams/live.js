@@ -28,7 +28,9 @@
     if (!window.htmx) return;
     var createDefault = htmx.createWebSocket;
     htmx.createWebSocket = function (url) {
-      var liveEl = document.querySelector("[ws-connect].live");
+      // An unseen badge's socket ({% streams_badge %}) is not the table's.
+      var badge = new URL(url, location.href).searchParams.get("badge");
+      var liveEl = badge ? null : document.querySelector("[ws-connect].live");
       if (liveEl && liveEl.dataset.mode === "prepend") {
         var u = new URL(url, location.href);
         var after = Math.max(parseInt(u.searchParams.get("after") || "0", 10), newestShown(liveEl));
