@@ -24,7 +24,11 @@ SOCKET_PARAMS = ("table", "after", "floor", "mode", "page", "badge")
 
 @dataclass(frozen=True)
 class LiveKind:
-    """A table as the live fan-out sees it: a name and how to render its rows (variant: staff)."""
+    """A table as the live fan-out sees it: a name and how to render its rows.
+
+    The variant is (table name, staff): tables choose their columns, so a
+    row renders once per table and kind of viewer, and is shared by every
+    socket of both."""
 
     kind: Table
     # The viewer's unseen badge rather than the table: counts render as the badge.
@@ -35,7 +39,8 @@ class LiveKind:
         return self.kind.name
 
     def render_rows(self, actions: list[Action], variant: Any) -> list[str]:
-        table = self.kind.table(actions, staff=bool(variant), orderable=False)
+        _, staff = variant
+        table = self.kind.table(actions, staff=staff, orderable=False)
         return [row.html(live=True) for row in table.fast_rows()]
 
     def render_count(self, count: int, url: str) -> str:
@@ -85,7 +90,7 @@ def subscribe(user: Any, params: QueryDict) -> Subscription:
     return Subscription(
         table=LiveKind(kind),
         query=filterset.query(),
-        variant=kind.as_staff(user),
+        variant=(kind.name, kind.as_staff(user)),
         after=after or 0,
         floor=floor,
         count_only=params.get("mode") == "count",
@@ -107,7 +112,7 @@ def _badge(kind: Table, user: Any) -> Subscription:
     return Subscription(
         table=LiveKind(kind, badge=True),
         query=query,
-        variant=kind.as_staff(user),
+        variant=(kind.name, kind.as_staff(user)),
         after=cursor.upto if cursor is not None else 0,
         count_only=True,
         unseen=True,

@@ -472,3 +472,22 @@ async def test_a_client_too_slow_to_read_is_told_to_reconnect_and_holds_up_no_on
     closing = await wait_closed(slow, timeout=3)
     assert closing["code"] == 4012
     await fast.disconnect()
+
+
+async def test_tables_with_other_columns_get_their_own_rows_of_the_same_action(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from streams.tables import ALL_COLUMNS, site
+
+    monkeypatch.setitem(site._tables, "reads", dataclasses.replace(site["reads"], columns=ALL_COLUMNS))
+    after = await newest_id()
+    feed, _, _ = await open_socket(world["alice"], f"table=feed&after={after}")
+    reads, _, _ = await open_socket(world["alice"], f"table=reads&after={after}")
+    await sync_to_async(services.story_read)(story=world["dawn"], reader=world["bob"])
+    feed_frame, reads_frame = await feed.receive_from(timeout=3), await reads.receive_from(timeout=3)
+    assert pushed_ids(feed_frame) == pushed_ids(reads_frame)
+    assert 'class="col-object_type"' in reads_frame and 'class="col-object_type"' not in feed_frame
+    for socket in (feed, reads):
+        await socket.disconnect()
