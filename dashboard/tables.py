@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 
 from dashboard import verbs
+from publishing.models import Story
 from publishing.roles import REVIEWERS, is_author, is_reviewer
 from streams.tables import ALL_FILTERS, Table, site
 
 site.verbs(public=verbs.PUBLIC_VERBS, staff_only=verbs.ALL_VERBS)
+# A story in a row ("What", "On") links to its page.
+site.link(Story, "publishing:story_detail")
 
 
 def _authors() -> dict[str, int]:

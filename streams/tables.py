@@ -32,6 +32,7 @@ CSV ``streams.export``, its socket ``streams.live.tables``.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from html import escape
@@ -125,6 +126,25 @@ def kind_of(content_type_id: int | None) -> str:
     return "—" if model is None else str(model._meta.verbose_name)
 
 
+def filter_link(name: str, value: str) -> SafeString:
+    """A cell that filters its table by its value when clicked (live.js keeps the other filters)."""
+    return format_html('<a class="filter-link" href="?{}">{}</a>', urlencode({name: value}), value)
+
+
+def object_link(content_type_id: int | None, object_id: str, text: str) -> str:
+    """The object's text, linked to its page when the project declared one (``site.link``)."""
+    url = site.url_for(content_type_id, object_id) if content_type_id is not None and object_id else None
+    return format_html('<a href="{}">{}</a>', url, text) if url else text
+
+
+def time_cell(timestamp: Any) -> SafeString:
+    """The time in the server's zone; live.js makes it relative ("3 min ago"), exact in the viewer's
+    zone on hover. ``datetime`` is ISO 8601 UTC."""
+    text = dateformat.format(timezone.localtime(timestamp), TIMESTAMP_FORMAT)
+    iso = timestamp.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_html('<time datetime="{}" title="{}">{}</time>', iso, text, text)
+
+
 def same_request_link(request_id: str | None) -> str:
     """The "Request" cell: a link to the table filtered to the actions of the same request."""
     if not request_id:
@@ -181,43 +201,83 @@ class ActionTable(tables.Table):
         order_by = ("-timestamp",)
         row_attrs = {"id": lambda record: f"action-{record.pk}"}
 
-    # Each column's cell as plain text (escaped when the row is built),
-    # exactly as the columns above render it: ``fast_rows`` uses these.
-    CELLS: dict[str, Callable[[Any], str]] = {
-        "timestamp": lambda action: dateformat.format(timezone.localtime(action.timestamp), TIMESTAMP_FORMAT),
-        "actor_name": lambda action: _text(action.actor_name),
-        "verb": lambda action: _text(action.verb),
-        "object_type": lambda action: kind_of(action.object_type_id),
-        "object_repr": lambda action: _repr_or_dash(action.object_repr),
-        "target_repr": lambda action: _repr_or_dash(action.target_repr),
-        "changes": lambda action: _changes(action.changes),
-        "ip": lambda action: _text(action.ip),
-        "user_agent": lambda action: _text(action.user_agent),
-        "request_id": lambda action: same_request_link(action.request_id),
-    }
+    def __init__(self, *args: Any, kind: Table | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        offered = kind.filters if kind is not None else ()
+        self.link_actor = "actor" in offered
+        self.link_verb = "verb" in offered
+
+    # Each column's cell, exactly as django-tables2 renders the column (the
+    # render_* methods below call these): plain text, escaped when the row is
+    # built, or safe HTML (links, <time>). ``fast_rows`` calls them directly.
+    def cell_timestamp(self, action: Any) -> str:
+        return time_cell(action.timestamp)
+
+    def cell_actor_name(self, action: Any) -> str:
+        if self.link_actor and action.actor_name:
+            return filter_link("actor", action.actor_name)
+        return _text(action.actor_name)
+
+    def cell_verb(self, action: Any) -> str:
+        if self.link_verb and action.verb:
+            return filter_link("verb", action.verb)
+        return _text(action.verb)
+
+    def cell_object_type(self, action: Any) -> str:
+        return kind_of(action.object_type_id)
+
+    def cell_object_repr(self, action: Any) -> str:
+        return object_link(action.object_type_id, action.object_id, _repr_or_dash(action.object_repr))
+
+    def cell_target_repr(self, action: Any) -> str:
+        return object_link(action.target_type_id, action.target_id, _repr_or_dash(action.target_repr))
+
+    def cell_changes(self, action: Any) -> str:
+        return _changes(action.changes)
+
+    def cell_ip(self, action: Any) -> str:
+        return _text(action.ip)
+
+    def cell_user_agent(self, action: Any) -> str:
+        return _text(action.user_agent)
+
+    def cell_request_id(self, action: Any) -> str:
+        return same_request_link(action.request_id)
 
     def fast_rows(self) -> list[FastRow]:
         """The rows of the table's data, in its order, each cell as its column renders it."""
-        columns = [(column.name, str(column.header), self.CELLS[column.name]) for column in self.columns]
+        columns = [
+            (column.name, str(column.header), getattr(self, f"cell_{column.name}")) for column in self.columns
+        ]
         return [
             FastRow(record, [(name, header, cell(record)) for name, header, cell in columns])
             for record in self.data
         ]
 
-    def render_object_type(self, record: Any) -> str:
-        return kind_of(record.object_type_id)
+    def render_timestamp(self, record: Any) -> str:
+        return self.cell_timestamp(record)
 
-    def render_request_id(self, value: str | None) -> str:
-        return same_request_link(value)
+    def render_actor_name(self, record: Any) -> str:
+        return self.cell_actor_name(record)
+
+    def render_verb(self, record: Any) -> str:
+        return self.cell_verb(record)
+
+    def render_object_type(self, record: Any) -> str:
+        return self.cell_object_type(record)
+
+    def render_object_repr(self, record: Any) -> str:
+        return self.cell_object_repr(record)
+
+    def render_target_repr(self, record: Any) -> str:
+        return self.cell_target_repr(record)
+
+    def render_request_id(self, record: Any) -> str:
+        return self.cell_request_id(record)
 
     def render_changes(self, value: Any) -> str:
         return describe_changes(value)
-
-    def render_object_repr(self, value: str) -> str:
-        return value or "—"
-
-    def render_target_repr(self, value: str) -> str:
-        return value or "—"
 
 
 @dataclass(frozen=True)
@@ -306,6 +366,7 @@ class Table:
             hidden.update(STAFF_ONLY_COLUMNS)
         return ActionTable(
             data,
+            kind=self,
             attrs={"id": f"{self.name}-table", "tbody": {"id": f"{self.name}-rows"}},
             exclude=tuple(name for name in ALL_COLUMNS if name in hidden),
             **kwargs,
@@ -321,6 +382,7 @@ class TableSite(Mapping[str, Table]):
 
     def __init__(self) -> None:
         self._tables: dict[str, Table] = {}
+        self._links: dict[str, str] = {}  # model label -> URL name of its objects' pages
         self.public_verbs: tuple[str, ...] = ()
         self.all_verbs: tuple[str, ...] = ()
 
@@ -330,6 +392,29 @@ class TableSite(Mapping[str, Table]):
         """Which verbs everyone may see, and which only staff (the order is the filter's)."""
         self.public_verbs = tuple(public)
         self.all_verbs = (*self.public_verbs, *(verb for verb in staff_only if verb not in self.public_verbs))
+
+    def link(self, model: Any, url_name: str) -> None:
+        """Link the "What" and "On" cells of ``model``'s objects to ``reverse(url_name, args=[pk])``."""
+        self._links[model._meta.label_lower] = url_name
+
+    def url_for(self, content_type_id: int, object_id: str) -> str | None:
+        """The page of an action's object, if its model is linked; no query (content types are cached)."""
+        if not self._links:
+            return None
+        from django.contrib.contenttypes.models import ContentType
+        from django.urls import NoReverseMatch, reverse
+
+        try:
+            content_type = ContentType.objects.get_for_id(content_type_id)
+        except ContentType.DoesNotExist:
+            return None
+        url_name = self._links.get(f"{content_type.app_label}.{content_type.model}")
+        if url_name is None:
+            return None
+        try:
+            return reverse(url_name, args=[object_id])
+        except NoReverseMatch:
+            return None
 
     def register(self, *tables_: Table) -> None:
         for table in tables_:

@@ -99,3 +99,25 @@ def test_without_javascript_the_table_filters_sorts_and_exports(browser: Browser
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert len(lines) - 1 == len(verbs) and all(",commented," in line for line in lines[1:])
     context.close()
+
+
+def test_a_name_in_a_row_filters_the_table_and_keeps_the_other_filters(login: Any, site: Server) -> None:
+    admin = login("admin")
+    admin.goto(f"{site.url}/feed/?verb=read")
+    expect(admin.locator("#feed-live .live-status")).to_have_attribute("data-state", "live")
+    admin.evaluate("window.__notReloaded = true")
+    name = rows(admin, "feed").first.locator("td.col-actor_name a.filter-link").inner_text()
+
+    rows(admin, "feed").first.locator("td.col-actor_name a.filter-link").click()
+
+    admin.wait_for_url(re.compile(rf"/feed/\?(?=.*verb=read)(?=.*actor={re.escape(name)})"))
+    expect(admin.locator("#feed-filters input[name=actor]")).to_have_value(name)
+    shown = rows(admin, "feed")
+    expect(shown.first.locator("td.col-actor_name")).to_have_text(name)
+    assert set(shown.locator("td.col-actor_name").all_inner_texts()) == {name}
+    assert set(shown.locator("td.col-verb").all_inner_texts()) == {"read"}
+    assert admin.evaluate("window.__notReloaded") is True
+    # Times read relative, the exact time in the viewer's zone on hover.
+    time = shown.first.locator("td.col-timestamp time")
+    expect(time).to_have_text(re.compile(r"(just now|ago|\d{4}|[A-Z][a-z]{2} \d)"))
+    assert time.get_attribute("title") and time.get_attribute("datetime").endswith("Z")

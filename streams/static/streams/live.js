@@ -178,4 +178,48 @@
   } else {
     install();
   }
+  // Times read relative ("3 min ago"), exact in the viewer's own zone on hover.
+  function relative(seconds) {
+    if (seconds < 45) return "just now";
+    var minutes = Math.round(seconds / 60);
+    if (minutes < 60) return minutes + " min ago";
+    var hours = Math.round(minutes / 60);
+    if (hours < 24) return hours + (hours === 1 ? " hour ago" : " hours ago");
+    var days = Math.round(hours / 24);
+    if (days < 30) return days + (days === 1 ? " day ago" : " days ago");
+    return null; // older: the date itself reads better
+  }
+
+  function humanise(root) {
+    (root || document).querySelectorAll("td.col-timestamp time[datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      if (!el.dataset.exact) {
+        el.dataset.exact = el.textContent;
+        el.title = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+      }
+      var text = relative(Math.max(0, (Date.now() - when.getTime()) / 1000));
+      el.textContent = text || when.toLocaleDateString(undefined, { dateStyle: "medium" });
+    });
+  }
+  function startClock() { humanise(); setInterval(humanise, 30000); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startClock);
+  else startClock();
+  document.addEventListener("htmx:afterSwap", function (e) { humanise(e.target); });
+  document.addEventListener("htmx:oobAfterSwap", function (e) { humanise(e.target); });
+
+  // A name or verb in a row filters its table, keeping the other filters.
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a.filter-link");
+    if (!link || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    var form = document.querySelector(".streams-page form.filters");
+    if (!form || !window.htmx) return;
+    var params = new URL(link.href, location.href).searchParams;
+    var fields = [];
+    params.forEach(function (value, name) { if (form.elements[name]) fields.push([form.elements[name], value]); });
+    if (!fields.length) return;
+    e.preventDefault();
+    fields.forEach(function (pair) { pair[0].value = pair[1]; });
+    htmx.trigger(form, "submit");
+  });
 })();
