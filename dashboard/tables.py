@@ -39,6 +39,13 @@ INBOX = Table(
     personal=True,
     seen=True,
 )
+FOLLOWING = Table(
+    name="following",
+    label="Following",
+    title="Following",
+    description="What the people you follow do, as it happens.",
+    following=True,
+)
 READS = Table(
     name="reads",
     label="Reads",
@@ -75,7 +82,7 @@ AUDIT = Table(
     filters=("actor", "verb", "since", "until", "q", "sort", "cursor"),
 )
 
-site.register(FEED, INBOX, READS, REPLIES, AUDIT)
+site.register(FEED, INBOX, FOLLOWING, READS, REPLIES, AUDIT)
 # The demo's code and tests look tables up by name here.
 KINDS = site
-__all__ = ["ALL_FILTERS", "AUDIT", "FEED", "INBOX", "KINDS", "READS", "REPLIES"]
+__all__ = ["ALL_FILTERS", "AUDIT", "FEED", "FOLLOWING", "INBOX", "KINDS", "READS", "REPLIES"]

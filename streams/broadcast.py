@@ -18,6 +18,8 @@ logger = logging.getLogger("streams.broadcast")
 
 # A viewer saw a table up to an id (streams.seen): open unseen badges drop.
 SEEN = "streams.seen"
+# Someone followed or unfollowed someone (streams.follows): their followed set is stale.
+FOLLOWS = "streams.follows"
 
 
 def announce(message: dict[str, Any]) -> None:

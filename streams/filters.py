@@ -180,6 +180,7 @@ class ActionFilterSet(django_filters.FilterSet):
             verbs=query_verbs,
             public_only=scope.public_only,
             owner_id=scope.owner_id,
+            followed_by=scope.followed_by,
             actor=data.get("actor") or None,
             object_type_id=_content_type_id(data.get("object_type")),
             target_type_id=_content_type_id(data.get("target_type")),

@@ -135,6 +135,7 @@ class Action(models.Model):
             "target_type": self.target_type_id,
             "object_repr": self.object_repr,
             "target_repr": self.target_repr,
+            "actor_id": owner_key(self.actor_id),
             "owner": owner_key(self.owner_id),
             "request": self.request_id,
             "public": self.public,
@@ -176,3 +177,23 @@ class Seen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} saw {self.table} up to {self.upto}"
+
+
+class Follow(models.Model):
+    """One person following another: tables declared with ``following=True`` show the actions of
+    the people their viewer follows (streams.follows)."""
+
+    follower = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    followed = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "followed"], name="streams_follow_once"),
+            models.CheckConstraint(
+                condition=~models.Q(follower=models.F("followed")), name="streams_follow_not_oneself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} follows {self.followed_id}"

@@ -305,6 +305,8 @@ class Table:
     personal: bool = False
     # Keep a "seen up to" cursor per viewer, for an unseen badge (streams.seen; personal tables).
     seen: bool = False
+    # The public actions of the people the viewer follows (streams.follows), staff included.
+    following: bool = False
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.columns if name not in ALL_COLUMNS]
@@ -315,8 +317,10 @@ class Table:
             raise ValueError(f"Table {self.name!r}: unknown filters {unknown}; choose from {ALL_FILTERS}.")
         if self.seen and not self.personal:
             raise ValueError(f"Table {self.name!r}: seen=True needs personal=True (whose rows are unseen?).")
-        if self.personal and self.owner_param:
-            raise ValueError(f"Table {self.name!r}: a personal table is the viewer's own; no owner_param.")
+        if (self.personal or self.following) and self.owner_param:
+            raise ValueError(f"Table {self.name!r}: a table of the viewer's own has no owner_param.")
+        if self.personal and self.following:
+            raise ValueError(f"Table {self.name!r}: personal or following, not both.")
         if not self.label:
             object.__setattr__(self, "label", self.title)
         if self.owner_param and not self.owner_label:
@@ -338,7 +342,7 @@ class Table:
     def as_staff(self, user: Any) -> bool:
         """Whether ``user`` sees this table as staff do (every verb, staff columns and filters):
         staff, except on a personal table, which is everyone's own public rows."""
-        return bool(user.is_staff) and not self.personal
+        return bool(user.is_staff) and not (self.personal or self.following)
 
     def visible_verbs(self, user: Any) -> tuple[str, ...]:
         if self.verbs is not None:
@@ -351,6 +355,10 @@ class Table:
             raise PermissionDenied
         if self.personal:
             return ActionQuery(verbs=frozenset(self.visible_verbs(user)), public_only=True, owner_id=user.pk)
+        if self.following:
+            return ActionQuery(
+                verbs=frozenset(self.visible_verbs(user)), public_only=True, followed_by=user.pk
+            )
         # Staff see every verb, including ones recorded by routes added later.
         query_verbs = None if user.is_staff and self.verbs is None else frozenset(self.visible_verbs(user))
         if self.owner_param is None:
@@ -430,9 +438,12 @@ class TableSite(Mapping[str, Table]):
         ``<name>/export.csv`` (named ``<name>-export``). Include them in the project's URLconf."""
         from django.urls import path
 
-        from streams.views import ActionExportView, ActionTableView
+        from streams.views import ActionExportView, ActionTableView, FollowView
 
         patterns = []
+        if self.following_table() is not None:
+            # Where the "Follow" buttons post (streams.views.FollowView).
+            patterns.append(path("follow/", FollowView.as_view(), name="streams-follow"))
         for name in self._tables:
             patterns += [
                 path(f"{name}/", ActionTableView.as_view(), {"table": name}, name=name),
@@ -450,6 +461,10 @@ class TableSite(Mapping[str, Table]):
         from streams.live.tables import TableConsumer
 
         return [path(conf.get("LIVE_PATH"), TableConsumer.as_asgi())]
+
+    def following_table(self) -> Table | None:
+        """The table of whom the viewer follows, if the project declared one."""
+        return next((table for table in self._tables.values() if table.following), None)
 
     def allowed(self, user: Any) -> list[Table]:
         """The tables ``user`` may open, in order."""

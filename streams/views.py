@@ -6,21 +6,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.vary import vary_on_headers
 from django_filters.views import FilterMixin
 
 from streams import conf as streams_conf
-from streams import export, seen
+from streams import export, follows, seen
 from streams.filters import DEFAULT_SORT, ActionFilterSet
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
@@ -132,7 +134,21 @@ class ActionTableView(ActionTableMixin, View):
             "live_url": self.live_url(filters, page.rows, prepend),
             "live_mode": "prepend" if prepend else "count",
             "live_heartbeat": streams_conf.get("LIVE_HEARTBEAT_SECONDS"),
+            "follow": self.follow_button(page.rows),
+            "people": follows.followed_users(self.request.user) if self.kind.following else (),
         }
+
+    def follow_button(self, rows: list[Any]) -> dict[str, Any] | None:
+        """Follow or unfollow the person the table is filtered by, if the project has a table of
+        whom one follows, that person is a user (their rows say so) and someone else. Whom the
+        viewer follows is kept in memory (streams.follows): no query once loaded."""
+        name = self.filterset.form.cleaned_data.get("actor") if self.filterset.is_valid() else None
+        if not name or not rows or site.following_table() is None:
+            return None
+        if rows[0].actor_id is None or rows[0].actor_id == self.request.user.pk:
+            return None
+        following = name in follows.followed_names(self.request.user)
+        return {"name": name, "following": following, "next": self.request.get_full_path()}
 
     def export_query(self, filters: Any) -> str:
         """The export takes the filters and the order, never the page."""
@@ -210,3 +226,33 @@ class ActionExportView(ActionTableMixin, View):
         return export.csv_response(
             request, ordered, staff=self.kind.as_staff(request.user), filename=filename
         )
+
+
+class FollowView(LoginRequiredMixin, View):
+    """``POST actor=<username>[&follow=0]&next=<url>``: follow (or unfollow) someone, then back.
+
+    A plain form with its CSRF token, so it works without JavaScript; the
+    project's table of whom one follows (``Table(following=True)``) shows
+    their next public action live.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        User = get_user_model()
+        name = request.POST.get("actor", "")[:150]
+        person = User._default_manager.filter(**{User.USERNAME_FIELD: name}).first() if name else None
+        if person is None:
+            return HttpResponseBadRequest("No one by that name to follow.\n", content_type="text/plain")
+        if request.POST.get("follow") == "0":
+            follows.unfollow(request.user, person)
+        else:
+            try:
+                follows.follow(request.user, person)
+            except follows.CannotFollow as error:
+                return HttpResponseBadRequest(f"{error}\n", content_type="text/plain")
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+            table = site.following_table()
+            back = reverse(table.name) if table is not None else "/"
+        return HttpResponseRedirect(back, status=303)

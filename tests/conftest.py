@@ -17,16 +17,19 @@ def _fresh_route_health() -> Any:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Any:
-    """Login throttling counts in the cache, the filters' kinds in streams.kinds: no test inherits them."""
+    """Login throttling counts in the cache, the filters' kinds (streams.kinds), whom people follow
+    (streams.follows): no test inherits them."""
     from django.core.cache import cache
 
-    from streams import kinds
+    from streams import follows, kinds
 
     cache.clear()
     kinds.forget()
+    follows.forget()
     yield
     cache.clear()
     kinds.forget()
+    follows.forget()
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import streams.live.codes as codes
-from streams import conf
-from streams.broadcast import SEEN
+from streams import conf, follows
+from streams.broadcast import FOLLOWS, SEEN
 from streams.live.transport import RESYNC, get_transport
 from streams.query import ActionQuery
 
@@ -272,6 +272,8 @@ class Hub:
         for message in batch:
             if message.get("type") == SEEN:
                 self.seen(message)
+            elif message.get("type") == FOLLOWS:
+                follows.forget(message["follower"])
         actions: dict[int, Any] = {}
         messages = [m for m in batch if m.get("type") == "action.created"]
         for bulk in (m for m in batch if m.get("type") == "actions.bulk"):
@@ -282,6 +284,14 @@ class Hub:
         if not messages or not self.groups:
             return
         messages.sort(key=lambda m: m["id"])
+        # Tables of whom someone follows match on a set kept in memory: load any missing first.
+        missing = {
+            key
+            for group in self.groups.values()
+            if (key := group.subscription.query.followed_by) is not None and follows.cached(key) is None
+        }
+        if missing:
+            await self.run(follows.load, missing)
         matched: dict[Group, list[int]] = defaultdict(list)
         anyone = self.by_owner.get(None, set())
         for message in messages:

@@ -128,3 +128,22 @@ def test_the_unseen_badge_rises_live_and_falls_on_every_tab_when_the_inbox_opens
     expect(newest_row(alice, "inbox").locator("td.col-actor_name")).to_have_text("rae")
     expect(other_tab.locator("#inbox-count")).to_have_attribute("data-count", "0", timeout=5000)
     expect(other_tab.locator("#inbox-count")).to_be_hidden()
+
+
+def test_follow_someone_then_see_their_next_action_arrive_live(login: Any, site: Server) -> None:
+    rae = login("rae")
+    rae.goto(f"{site.url}/feed/?actor=alice")
+    rae.locator("#follow button", has_text="Follow alice").click()
+    expect(rae.locator("#follow")).to_contain_text("You follow alice")
+    rae.locator(".site-nav a", has_text="Following").click()
+    rae.wait_for_url(f"{site.url}/following/")
+    expect(rae.locator("#following-people")).to_contain_text("alice")
+    wait_live(rae, "following")
+
+    alice = login("alice")
+    title = open_story_by(alice, site, "bob")
+
+    top = newest_row(rae, "following")
+    expect(top.locator("td.col-actor_name")).to_have_text("alice", timeout=5000)
+    expect(top.locator("td.col-object_repr")).to_have_text(title)
+    expect(top).to_have_class(re.compile(r"\bis-new\b"))

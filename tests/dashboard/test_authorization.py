@@ -15,15 +15,15 @@ from django.test import Client
 
 from dashboard.asgi import application
 from streams import record
-from streams.models import Action
+from streams.models import Action, Follow
 from tests import factories
 
 ROLES = ("anonymous", "reader", "author", "reviewer", "staff")
-TABLES = ("feed", "inbox", "reads", "replies", "audit")
+TABLES = ("feed", "inbox", "following", "reads", "replies", "audit")
 ALLOWED = {
-    "reader": {"feed", "inbox"},
-    "author": {"feed", "inbox", "reads"},
-    "reviewer": {"feed", "inbox", "replies"},
+    "reader": {"feed", "inbox", "following"},
+    "author": {"feed", "inbox", "following", "reads"},
+    "reviewer": {"feed", "inbox", "following", "replies"},
     "staff": set(TABLES),
 }
 PUBLIC_VERBS = ["published", "read", "commented", "bookmarked", "reviewed", "replied", "liked"]
@@ -57,6 +57,14 @@ def build_world() -> dict[str, Any]:
     record(verb="commented", actor=people["other_author"], object=dusk, owner=people["staff"].pk)
     record(verb="liked", actor=people["other_author"], object=dusk, owner=reader.pk)
     record(verb="updated", actor=people["staff"], object=dawn, owner=reader.pk, public=False)
+    # Following: whom each follows; the reader's staff-only actions stay out even so.
+    for follower, followed in (
+        ("reader", "other_author"),
+        ("author", "reader"),
+        ("reviewer", "reader"),
+        ("staff", "reader"),
+    ):
+        Follow.objects.create(follower=people[follower], followed=people[followed])
     Action.objects.update(ip="192.0.2.44", user_agent="Agent/1")
     return people
 
@@ -71,6 +79,11 @@ def expected_ids(role: str, table: str, people: dict[str, Any]) -> set[int]:
         "audit": Q(verb__in=["changed state", "logged in", "logged out", "failed login"]),
         # Everyone's own public actions, staff included (no one sees another's).
         "inbox": Q(owner=me, public=True, verb__in=PUBLIC_VERBS),
+        "following": Q(
+            actor_id__in=Follow.objects.filter(follower=me).values("followed"),
+            public=True,
+            verb__in=PUBLIC_VERBS,
+        ),
     }
     return set(Action.objects.filter(scopes[table]).values_list("id", flat=True))
 
@@ -112,7 +125,7 @@ def test_page_partial_and_csv(role: str, table: str) -> None:
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert len(rows) - 1 == len(expected)
     html = page.content.decode()
-    if role == "staff" and table != "inbox":
+    if role == "staff" and table not in ("inbox", "following"):
         assert "192.0.2.44" in html and rows[0][-2:] == ["ip", "user_agent"]
     else:
         assert "192.0.2.44" not in html and "Agent/1" not in html

@@ -21,15 +21,22 @@ def starred_public() -> Iterator[None]:
 
 
 def test_the_demo_declares_its_tables_in_order() -> None:
-    assert list(site) == ["feed", "inbox", "reads", "replies", "audit"]
+    assert list(site) == ["feed", "inbox", "following", "reads", "replies", "audit"]
     assert site["reads"].owner_param == "author"
 
 
 @pytest.mark.django_db
 def test_each_viewer_gets_the_tables_they_may_open(rae: Any, alice: Any, admin: Any) -> None:
-    assert [t.name for t in site.allowed(rae)] == ["feed", "inbox"]
-    assert [t.name for t in site.allowed(alice)] == ["feed", "inbox", "reads"]
-    assert [t.name for t in site.allowed(admin)] == ["feed", "inbox", "reads", "replies", "audit"]
+    assert [t.name for t in site.allowed(rae)] == ["feed", "inbox", "following"]
+    assert [t.name for t in site.allowed(alice)] == ["feed", "inbox", "following", "reads"]
+    assert [t.name for t in site.allowed(admin)] == [
+        "feed",
+        "inbox",
+        "following",
+        "reads",
+        "replies",
+        "audit",
+    ]
 
 
 def test_a_table_name_is_taken_once() -> None:
