@@ -197,3 +197,16 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower_id} follows {self.followed_id}"
+
+
+class FeedToken(models.Model):
+    """A viewer's secret for their feeds (streams.feeds): feed readers hold no session.
+
+    Regenerating replaces it, so every old feed URL stops at once (404)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"feed token of {self.user_id}"

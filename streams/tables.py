@@ -434,13 +434,22 @@ class TableSite(Mapping[str, Table]):
         del self._tables[name]
 
     def urls(self) -> list[Any]:
-        """URL patterns of every table: its page at ``<name>/`` (named ``<name>``) and its CSV at
-        ``<name>/export.csv`` (named ``<name>-export``). Include them in the project's URLconf."""
+        """URL patterns of every table: its page at ``<name>/`` (named ``<name>``), its CSV at
+        ``<name>/export.csv`` (``<name>-export``), its feeds at ``<name>/feed.atom`` and
+        ``<name>/feed.json`` (``<name>-atom``, ``<name>-json``); and ``feeds/``, the viewer's feed
+        token (``streams-feeds``). Include them in the project's URLconf."""
         from django.urls import path
 
-        from streams.views import ActionExportView, ActionTableView, FollowView
+        from streams.views import (
+            ActionExportView,
+            ActionFeedView,
+            ActionTableView,
+            FeedSettingsView,
+            FollowView,
+        )
 
-        patterns = []
+        # The viewer's feed token and feed addresses (streams.feeds).
+        patterns = [path("feeds/", FeedSettingsView.as_view(), name="streams-feeds")]
         if self.following_table() is not None:
             # Where the "Follow" buttons post (streams.views.FollowView).
             patterns.append(path("follow/", FollowView.as_view(), name="streams-follow"))
@@ -449,6 +458,18 @@ class TableSite(Mapping[str, Table]):
                 path(f"{name}/", ActionTableView.as_view(), {"table": name}, name=name),
                 path(
                     f"{name}/export.csv", ActionExportView.as_view(), {"table": name}, name=f"{name}-export"
+                ),
+                path(
+                    f"{name}/feed.atom",
+                    ActionFeedView.as_view(format="atom"),
+                    {"table": name},
+                    name=f"{name}-atom",
+                ),
+                path(
+                    f"{name}/feed.json",
+                    ActionFeedView.as_view(format="json"),
+                    {"table": name},
+                    name=f"{name}-json",
                 ),
             ]
         return patterns

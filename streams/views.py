@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -22,7 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_filters.views import FilterMixin
 
 from streams import conf as streams_conf
-from streams import export, follows, seen
+from streams import export, feeds, follows, seen
 from streams.filters import DEFAULT_SORT, ActionFilterSet
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
@@ -130,6 +130,7 @@ class ActionTableView(ActionTableMixin, View):
             "filter": self.filterset,
             "pager": Pager.of(page, newest_first=page.order.name == DEFAULT_SORT),
             "export_url": f"{reverse(f'{self.kind.name}-export')}?{self.export_query(filters)}",
+            "feed_url": f"{reverse(f'{self.kind.name}-atom')}?{filters.urlencode()}".rstrip("?"),
             "reset_url": reverse(self.kind.name),
             "live_url": self.live_url(filters, page.rows, prepend),
             "live_mode": "prepend" if prepend else "count",
@@ -256,3 +257,66 @@ class FollowView(LoginRequiredMixin, View):
             table = site.following_table()
             back = reverse(table.name) if table is not None else "/"
         return HttpResponseRedirect(back, status=303)
+
+
+class ActionFeedView(ActionTableMixin, View):
+    """The table as Atom or JSON Activity Streams (``streams.feeds``): its newest rows, same scope.
+
+    ``?token=`` names the viewer for feed readers, which hold no session."""
+
+    format = "atom"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = request.GET.get(feeds.TOKEN_PARAM)
+        if token is not None:
+            request.user = feeds.user_for_token(token)  # 404 for a wrong or revoked one
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        rows = self.get_filtered_rows()
+        if not self.filterset.is_valid():
+            errors = "; ".join(
+                f"{field}: {' '.join(messages)}" for field, messages in self.filterset.errors.items()
+            )
+            return HttpResponse(
+                f"Bad filters: {errors}\n", status=400, content_type="text/plain; charset=utf-8"
+            )
+        newest = Order.by(DEFAULT_SORT).order_by()
+        actions = list(rows.defer("search_text").order_by(*newest)[: feeds.FEED_ITEMS])
+        filters = request.GET.copy()
+        for name in (*NOT_FILTERS, feeds.TOKEN_PARAM):
+            filters.pop(name, None)
+        table_url = reverse(self.kind.name) + (f"?{filters.urlencode()}" if filters else "")
+        write = feeds.atom if self.format == "atom" else feeds.activity_streams
+        response = write(request, self.kind, actions, table_url)
+        patch_cache_control(response, private=True, max_age=60)
+        return response
+
+
+class FeedSettingsView(LoginRequiredMixin, View):
+    """``feeds/``: the viewer's feed token, the feed URLs of their tables, and a button to change it."""
+
+    template_name = "streams/feeds.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        token = feeds.token_of(request.user)
+        tables = []
+        for table in site.allowed(request.user):
+            query = f"?{urlencode({feeds.TOKEN_PARAM: token})}" if token else ""
+            tables.append(
+                {
+                    "table": table,
+                    "atom": request.build_absolute_uri(reverse(f"{table.name}-atom") + query),
+                    "json": request.build_absolute_uri(reverse(f"{table.name}-json") + query),
+                }
+            )
+        response = render(request, self.template_name, {"token": token, "feeds": tables})
+        add_never_cache_headers(response)  # the page shows a secret
+        return response
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.POST.get("action") == "revoke":
+            feeds.revoke(request.user)
+        else:
+            feeds.regenerate(request.user)
+        return HttpResponseRedirect(reverse("streams-feeds"), status=303)

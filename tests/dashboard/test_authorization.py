@@ -160,3 +160,28 @@ async def test_socket(role: str, table: str) -> None:
     assert received == expected
     assert await socket.receive_nothing(timeout=0.2)
     await socket.disconnect()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("role", ROLES)
+def test_feeds_by_token(role: str, table: str) -> None:
+    from streams import feeds
+    from tests.dashboard.test_feeds import entry_ids
+
+    people = build_world()
+    reader = Client()  # a feed reader holds no session, only the address
+    for kind in ("atom", "json"):
+        assert reader.get(f"/{table}/feed.{kind}", {"token": "not-a-token"}).status_code == 404
+    if role == "anonymous":
+        assert reader.get(f"/{table}/feed.atom")["Location"].startswith("/accounts/login/")
+        return
+    token = feeds.regenerate(people[role])
+    for kind in ("atom", "json"):
+        response = reader.get(f"/{table}/feed.{kind}", {"token": token})
+        if table not in ALLOWED[role]:
+            assert response.status_code == 403
+            continue
+        assert response.status_code == 200
+        assert set(entry_ids(response)) == expected_ids(role, table, people)
+        assert b"192.0.2.44" not in response.content and b"Agent/1" not in response.content
