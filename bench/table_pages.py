@@ -628,6 +628,7 @@ class History:
             row["search_text"] = document(
                 row["actor_name"], row["verb"], row["object_repr"], row["target_repr"]
             )
+            row["request_id"] = None  # the history was not made by requests
             self.verbs[row["verb"]] += 1
             self.actor_rows[row["actor_name"]] += 1
             if row["public"]:

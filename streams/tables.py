@@ -441,6 +441,7 @@ class TableSite(Mapping[str, Table]):
         from django.urls import path
 
         from streams.views import (
+            ActionChartView,
             ActionExportView,
             ActionFeedView,
             ActionTableView,
@@ -459,6 +460,7 @@ class TableSite(Mapping[str, Table]):
                 path(
                     f"{name}/export.csv", ActionExportView.as_view(), {"table": name}, name=f"{name}-export"
                 ),
+                path(f"{name}/chart/", ActionChartView.as_view(), {"table": name}, name=f"{name}-chart"),
                 path(
                     f"{name}/feed.atom",
                     ActionFeedView.as_view(format="atom"),

@@ -21,8 +21,8 @@ from django.views import View
 from django.views.decorators.vary import vary_on_headers
 from django_filters.views import FilterMixin
 
+from streams import charts, export, feeds, follows, seen
 from streams import conf as streams_conf
-from streams import export, feeds, follows, seen
 from streams.filters import DEFAULT_SORT, ActionFilterSet
 from streams.models import Action
 from streams.paging import LAST, Order, Page, paginate
@@ -131,6 +131,7 @@ class ActionTableView(ActionTableMixin, View):
             "pager": Pager.of(page, newest_first=page.order.name == DEFAULT_SORT),
             "export_url": f"{reverse(f'{self.kind.name}-export')}?{self.export_query(filters)}",
             "feed_url": f"{reverse(f'{self.kind.name}-atom')}?{filters.urlencode()}".rstrip("?"),
+            "chart_url": f"{reverse(f'{self.kind.name}-chart')}?{filters.urlencode()}".rstrip("?"),
             "reset_url": reverse(self.kind.name),
             "live_url": self.live_url(filters, page.rows, prepend),
             "live_mode": "prepend" if prepend else "count",
@@ -320,3 +321,17 @@ class FeedSettingsView(LoginRequiredMixin, View):
         else:
             feeds.regenerate(request.user)
         return HttpResponseRedirect(reverse("streams-feeds"), status=303)
+
+
+class ActionChartView(ActionTableMixin, View):
+    """The figure above a table (``streams.charts``): its filtered actions over time, as SVG.
+
+    The page loads it after itself (htmx), so the page's own queries do not grow; one aggregate query."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        if not self.filterset.is_valid():
+            return HttpResponse(
+                '<figcaption class="muted">Fix the filters to see the chart.</figcaption>', status=400
+            )
+        return HttpResponse(charts.svg(self.kind.title, charts.chart(self.filterset.query())))

@@ -34,6 +34,9 @@ def test_a_read_appears_at_the_top_of_the_authors_open_table(login: Any, site: S
     wait_live(alice, "reads")
     before = newest_row(alice, "reads").get_attribute("id")
     alice.evaluate("window.__notReloaded = true")
+    total = alice.locator("#reads-chart .chart-total")
+    expect(total).to_have_text(re.compile(r"^\d+$"))
+    counted = int(total.inner_text())
 
     rae = login("rae")
     title = open_story_by(rae, site, "alice")
@@ -41,6 +44,8 @@ def test_a_read_appears_at_the_top_of_the_authors_open_table(login: Any, site: S
     top = newest_row(alice, "reads")
     expect(top).not_to_have_attribute("id", before or "", timeout=3000)
     expect(top.locator("td.col-actor_name")).to_have_text("rae")
+    # The chart above the table grows with it.
+    expect(total).to_have_text(str(counted + 1))
     expect(top.locator("td.col-object_repr")).to_have_text(title)
     expect(top).to_have_class(re.compile(r"\bis-new\b"))
     assert alice.evaluate("window.__notReloaded") is True

@@ -160,6 +160,7 @@
     });
     var target = e.detail.target;
     var table = target && target.id && target.id.replace(/-rows$/, "");
+    if (table && target.id !== table) grow(table, fragment.querySelectorAll("tr[id^='action-']"));
     var button = table && target.id !== table && pauseButton(table);
     if (button && button.getAttribute("aria-pressed") === "true") {
       e.detail.shouldSwap = false;
@@ -222,4 +223,41 @@
     fields.forEach(function (pair) { pair[0].value = pair[1]; });
     htmx.trigger(form, "submit");
   });
+  // The chart above a table (streams.charts) grows as its live rows arrive.
+  function grow(table, rows) {
+    var svg = document.querySelector("#" + table + "-chart svg.chart");
+    if (!svg || !rows.length) return;
+    var bars = svg.querySelectorAll("rect[data-start]");
+    var added = 0;
+    rows.forEach(function (tr) {
+      var time = tr.querySelector("time[datetime]");
+      var at = time && Date.parse(time.getAttribute("datetime"));
+      if (!at) return;
+      for (var i = bars.length - 1; i >= 0; i--) {
+        var bar = bars[i];
+        if (Date.parse(bar.dataset.start) <= at && at < Date.parse(bar.dataset.end)) {
+          bar.dataset.count = String(parseInt(bar.dataset.count, 10) + 1);
+          added += 1;
+          break;
+        }
+      }
+    });
+    if (!added) return;
+    var peak = 0;
+    bars.forEach(function (bar) { peak = Math.max(peak, parseInt(bar.dataset.count, 10)); });
+    var plot = parseFloat(svg.dataset.plot), top = parseFloat(svg.dataset.top);
+    bars.forEach(function (bar) {
+      var count = parseInt(bar.dataset.count, 10);
+      var height = peak ? plot * count / peak : 0;
+      bar.setAttribute("height", height.toFixed(1));
+      bar.setAttribute("y", (top + plot - height).toFixed(1));
+      var title = bar.querySelector("title");
+      if (title) title.textContent = title.textContent.replace(/\d+$/, String(count));
+    });
+    var figure = svg.parentNode;
+    var total = figure.querySelector(".chart-total");
+    if (total) total.textContent = String(parseInt(total.textContent, 10) + added);
+    var most = figure.querySelector(".chart-peak");
+    if (most) most.textContent = String(peak);
+  }
 })();
