@@ -88,3 +88,16 @@ def test_the_socket_matches_one_requests_actions() -> None:
     assert ActionQuery(request_id="req-1").matches(message)
     assert not ActionQuery(request_id="req-2").matches(message)
     assert ActionQuery().matches(message)
+
+
+def test_the_actions_of_one_request_share_its_id(db: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("newbie", password="a long enough password 1")
+    response = Client().post(
+        "/accounts/login/", {"username": "newbie", "password": "a long enough password 1"}
+    )
+    actions = Action.objects.filter(actor_name="newbie").order_by("id")
+    # A first login: the member becomes active, and logs in, in one request.
+    assert sorted(a.verb for a in actions) == ["changed state", "logged in"]
+    assert {a.request_id for a in actions} == {response["X-Request-ID"]}
