@@ -21,7 +21,7 @@ PAGES = {
     "admin": ["/feed/", "/inbox/", "/reads/", "/replies/", "/audit/", "/members/"],
     "alice": ["/feed/", "/inbox/", "/reads/", "/stories/"],
     "rita": ["/feed/", "/inbox/", "/replies/", "/stories/1/"],
-    "rae": ["/feed/", "/inbox/", "/reads/"],
+    "rae": ["/feed/", "/inbox/", "/following/", "/feeds/", "/feed/?actor=alice"],
 }
 
 
@@ -42,7 +42,8 @@ def main() -> None:
                 for path in paths:
                     page.goto(base + path)
                     page.wait_for_timeout(600)
-                    name = f"{label}-{user}-{path.strip('/').replace('/', '_') or 'home'}.png"
+                    slug = path.strip('/').replace('/', '_').replace('?', '_').replace('=', '-')
+                    name = f"{label}-{user}-{slug or 'home'}.png"
                     page.screenshot(path=str(out / name), full_page=False)
                     print(out / name)
                 page.context.close()

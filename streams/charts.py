@@ -72,7 +72,8 @@ def chart(query: ActionQuery, *, now: datetime.datetime | None = None, using: st
     """Counts of the query's actions per bin of its window, in one statement.
 
     With a selective filter (one person, a text) the few rows are read once
-    and grouped (``_grouped``). Otherwise the statement is one scalar subquery per bin, each counting the table's
+    and grouped (``_grouped``; also, on PostgreSQL, for any filter:
+    ``_count_per_bin``). Otherwise the statement is one scalar subquery per bin, each counting the table's
     rows in that bin's time range: every one is a range of an index the
     table's filters already use (``(public, timestamp, id)``,
     ``(verb, timestamp, id)``, ...), counted without reading the rows. A
@@ -89,7 +90,7 @@ def chart(query: ActionQuery, *, now: datetime.datetime | None = None, using: st
         at += step
     using = using or router.db_for_read(Action)
     connection = connections[using]
-    if _selective(query):
+    if not _count_per_bin(query, connection.vendor):
         return Chart(unit, _grouped(query, starts, step, unit, using))
     # The table's own query for one bin, compiled once with two stand-in bounds.
     low, high = SENTINELS
@@ -126,10 +127,33 @@ def chart(query: ActionQuery, *, now: datetime.datetime | None = None, using: st
     return Chart(unit, [Bin(b, int(n)) for b, n in zip(starts, counts, strict=True)])
 
 
-def _selective(query: ActionQuery) -> bool:
-    """Filters that leave few rows (one person, a text, a request): reading them once and grouping
-    beats probing an index per bin (each probe would search for the same few rows again)."""
-    return bool(query.actor or query.text or query.request_id or query.owner_id is not None)
+def _count_per_bin(query: ActionQuery, vendor: str) -> bool:
+    """Whether counting each bin on an index range beats reading the window once and grouping.
+
+    Not with filters that leave few rows (one person, a text, a request, an
+    owner): each probe would search for the same few rows again. On
+    PostgreSQL, only without any filter but time: there, per-bin counts of
+    a filtered query visit the heap for every row (measured in bench.chart:
+    a month of the reader's feed 170-270 ms per bin, 80-120 ms grouped; the
+    whole unfiltered year 280-310 ms per bin, 510 ms grouped). On SQLite
+    they win in every other case.
+    """
+    if (
+        query.actor
+        or query.text
+        or query.request_id
+        or query.owner_id is not None
+        or query.followed_by is not None
+    ):
+        return False
+    if vendor == "sqlite":
+        return True
+    return (
+        query.verbs is None
+        and not query.public_only
+        and query.object_type_id is None
+        and query.target_type_id is None
+    )
 
 
 def _grouped(
