@@ -42,7 +42,7 @@ def main() -> None:
                 for path in paths:
                     page.goto(base + path)
                     page.wait_for_timeout(600)
-                    slug = path.strip('/').replace('/', '_').replace('?', '_').replace('=', '-')
+                    slug = path.strip("/").replace("/", "_").replace("?", "_").replace("=", "-")
                     name = f"{label}-{user}-{slug or 'home'}.png"
                     page.screenshot(path=str(out / name), full_page=False)
                     print(out / name)
