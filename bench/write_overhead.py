@@ -382,6 +382,7 @@ def operations(variant: Variant, user: Any) -> dict[str, Op]:
             "user_agent": "",
             "changes": changes,
             "search_text": document(user.get_username(), verb, text, ""),
+            "request_id": None,  # as record() writes it outside a request
         }
         return [f.get_db_prep_save(values[f.attname], connection) for f in columns]
 
