@@ -104,12 +104,8 @@ def chart(query: ActionQuery, *, now: datetime.datetime | None = None, using: st
         connection.ops.adapt_datetimefield_value(high): 1,
     }
     slots = [(i, adapted[p]) for i, p in enumerate(params) if _hashable(p) and p in adapted]
-    if len(slots) != 2:  # the bounds could not be told apart from the other values: one query per bin
-        counts = [
-            query.apply(Action.objects.using(using).filter(timestamp__gte=b, timestamp__lt=b + step)).count()
-            for b in starts
-        ]
-        return Chart(unit, [Bin(b, n) for b, n in zip(starts, counts, strict=True)])
+    if len(slots) != 2:  # the bounds could not be told apart from the other values: group instead
+        return Chart(unit, _grouped(query, starts, step, unit, using))
     columns, values = [], []
     for bin_start in starts:
         bounds = (

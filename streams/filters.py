@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from html import escape
 from typing import Any
 
@@ -176,11 +177,10 @@ class ActionFilterSet(django_filters.FilterSet):
         if data.get("verb"):
             query_verbs = frozenset({data["verb"]}) & (scope.verbs or frozenset({data["verb"]}))
         until = data.get("until")
-        return ActionQuery(
+        # The scope as the table made it, narrowed: no field of it can be left behind.
+        return replace(
+            scope,
             verbs=query_verbs,
-            public_only=scope.public_only,
-            owner_id=scope.owner_id,
-            followed_by=scope.followed_by,
             actor=data.get("actor") or None,
             object_type_id=_content_type_id(data.get("object_type")),
             target_type_id=_content_type_id(data.get("target_type")),

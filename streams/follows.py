@@ -49,10 +49,6 @@ def unfollow(follower: Any, followed: Any) -> bool:
     return bool(deleted)
 
 
-def follows(follower: Any, followed: Any) -> bool:
-    return Follow.objects.filter(follower_id=follower.pk, followed_id=followed.pk).exists()
-
-
 def followed_users(follower: Any) -> Any:
     """The users ``follower`` follows, by username."""
     from django.contrib.auth import get_user_model
