@@ -851,7 +851,7 @@ def _drop_indexes(connection: Any) -> list[str]:
     The definitions are noted first in the marker table, so a run that dies
     before making them again leaves them to the next one.
     """
-    from streams import search_index
+    from streams import rollup, search_index
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -877,11 +877,12 @@ def _drop_indexes(connection: Any) -> list[str]:
             cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
     if SEARCH_INDEX in definitions:
         search_index.uninstall(connection)
+    rollup.uninstall(connection)  # its delete trigger, for the flush; put back and filled after
     return definitions
 
 
 def _restore_indexes(connection: Any, definitions: list[str]) -> None:
-    from streams import search_index
+    from streams import rollup, search_index
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -897,6 +898,10 @@ def _restore_indexes(connection: Any, definitions: list[str]) -> None:
             cursor.execute("RESET maintenance_work_mem")
         else:
             cursor.execute("PRAGMA cache_size = -2000")
+    # The per-day counts charts read (streams.rollup), of every action loaded.
+    rollup.install(connection)
+    while rollup.catch_up(connection):
+        pass
     _set_marker(connection, "indexes", None)
 
 

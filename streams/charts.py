@@ -2,7 +2,8 @@
 
 Per hour over the last day (or any window up to two days), per day over
 longer ones (at most ``MAX_DAYS``). Buckets are UTC hours and days, each
-counted on a range of the index the table's own filters use (``chart``).
+counted on a range of the index the table's own filters use, or, for whole
+days under broad filters, read from the counts kept per day (``chart``).
 The page loads the figure after itself (htmx), so a page's own queries
 stay as they were, and ``live.js`` grows its bars as live rows arrive.
 """
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from streams import rollup
 from streams.models import Action
 from streams.query import ActionQuery
 
@@ -71,15 +73,15 @@ def window(
 def chart(query: ActionQuery, *, now: datetime.datetime | None = None, using: str | None = None) -> Chart:
     """Counts of the query's actions per bin of its window, in one statement.
 
-    With a selective filter (one person, a text) the few rows are read once
-    and grouped (``_grouped``; also, on PostgreSQL, for any filter:
-    ``_count_per_bin``). Otherwise the statement is one scalar subquery per bin, each counting the table's
-    rows in that bin's time range: every one is a range of an index the
-    table's filters already use (``(public, timestamp, id)``,
-    ``(verb, timestamp, id)``, ...), counted without reading the rows. A
-    ``GROUP BY`` of the bucket over the window reads the same entries but
-    computes a bucket and sorts them: 8 to 10 times slower on SQLite at a
-    month of a million actions (``bench.chart``).
+    By day, with only broad filters (verbs, visibility, kinds: ``rollup.answers``),
+    whole days are read from the counts kept per day (``streams.rollup``):
+    a year is 366 days, not a million actions. Otherwise the actions are
+    counted (``_counts``): with a selective filter (one person, a text) the
+    few rows are read once and grouped (``_grouped``; also, on PostgreSQL,
+    for any filter: ``_count_per_bin``); else one scalar subquery per bin,
+    each counting a range of an index the table's filters already use
+    (``(public, timestamp, id)``, ``(verb, timestamp, id)``, ...) without
+    reading the rows.
     """
     start, end, unit = window(query.since, query.until, now)
     step = HOUR if unit == "hour" else DAY
@@ -89,23 +91,45 @@ def chart(query: ActionQuery, *, now: datetime.datetime | None = None, using: st
         starts.append(at)
         at += step
     using = using or router.db_for_read(Action)
+    if unit == "day" and rollup.answers(query):
+        # Whole days from the counts kept per day; a day the filters cut (a since or until
+        # inside it) from its actions.
+        whole = [
+            b
+            for b in starts
+            if (query.since is None or b >= query.since) and (query.until is None or b + DAY <= query.until)
+        ]
+        counted = rollup.counts(query, [b.date() for b in whole], using) if whole else {}
+        if counted is not None:
+            bins = {b: Bin(b, counted[b.date()]) for b in whole}
+            for edge in starts:
+                if edge not in bins:
+                    bins[edge] = _counts(query, [edge], step, unit, using)[0]
+            return Chart(unit, [bins[b] for b in starts])
+    return Chart(unit, _counts(query, starts, step, unit, using))
+
+
+def _counts(
+    query: ActionQuery, starts: list[datetime.datetime], step: datetime.timedelta, unit: str, using: str
+) -> list[Bin]:
+    """The query's actions in each of ``starts``' bins, counted from the actions, in one statement."""
     connection = connections[using]
     if not _count_per_bin(query, connection.vendor):
-        return Chart(unit, _grouped(query, starts, step, unit, using))
+        return _grouped(query, starts, step, unit, using)
     # The table's own query for one bin, compiled once with two stand-in bounds.
     low, high = SENTINELS
     one_bin = query.apply(Action.objects.using(using).filter(timestamp__gte=low, timestamp__lt=high))
     try:
         sql, params = one_bin.order_by().values("id").query.sql_with_params()
     except EmptyResultSet:  # nothing can match (an empty choice of verbs): no query at all
-        return Chart(unit, [Bin(b, 0) for b in starts])
+        return [Bin(b, 0) for b in starts]
     adapted = {
         connection.ops.adapt_datetimefield_value(low): 0,
         connection.ops.adapt_datetimefield_value(high): 1,
     }
     slots = [(i, adapted[p]) for i, p in enumerate(params) if _hashable(p) and p in adapted]
     if len(slots) != 2:  # the bounds could not be told apart from the other values: group instead
-        return Chart(unit, _grouped(query, starts, step, unit, using))
+        return _grouped(query, starts, step, unit, using)
     columns, values = [], []
     for bin_start in starts:
         bounds = (
@@ -120,7 +144,7 @@ def chart(query: ActionQuery, *, now: datetime.datetime | None = None, using: st
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(columns), values)
         counts = list(cursor.fetchone())
-    return Chart(unit, [Bin(b, int(n)) for b, n in zip(starts, counts, strict=True)])
+    return [Bin(b, int(n)) for b, n in zip(starts, counts, strict=True)]
 
 
 def _count_per_bin(query: ActionQuery, vendor: str) -> bool:

@@ -210,3 +210,35 @@ class FeedToken(models.Model):
 
     def __str__(self) -> str:
         return f"feed token of {self.user_id}"
+
+
+class DailyCount(models.Model):
+    """How many actions of one verb, visibility and kind a UTC day has: what a chart over months
+    reads instead of the actions (``streams.rollup``, which fills and reads it)."""
+
+    day = models.DateField()
+    verb = models.CharField(max_length=32)
+    public = models.BooleanField()
+    # Content type ids, 0 for none (so that one row holds each key: NULLs are never equal).
+    object_kind = models.IntegerField()
+    target_kind = models.IntegerField()
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "verb", "public", "object_kind", "target_kind"], name="streams_dailycount_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.count} {self.verb}"
+
+
+class DailyCountMark(models.Model):
+    """One row: the highest action id ``DailyCount`` holds (every one below it too)."""
+
+    upto = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"counted up to action {self.upto}"

@@ -91,7 +91,8 @@ def test_the_index_is_installed_in_its_batched_form() -> None:
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'streams_action'"
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'streams_action' "
+                "AND name LIKE 'streams_action_search%'"
             )
             assert sorted(row[0] for row in cursor.fetchall()) == [
                 "streams_action_search_delete",

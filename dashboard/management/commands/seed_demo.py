@@ -21,7 +21,7 @@ from publishing import services
 from publishing.models import Member, Review, Story, StoryRead
 from publishing.roles import AUTHORS, CROWD, REVIEWERS
 from publishing.simulation import PHRASES, REPLIES, REVIEWS
-from streams import disable_recording, search_index
+from streams import disable_recording, rollup, search_index
 from streams.health import health
 from streams.models import Action
 
@@ -288,6 +288,9 @@ class Command(BaseCommand):
             # than by the first search (streams.search_index).
             while search_index.catch_up(connection):
                 pass
+        # Counted into their days too, rather than by the first chart over months (streams.rollup).
+        while rollup.catch_up(connection):
+            pass
         self.analyze(connection, (Action, StoryRead))
 
     def reinstall_search_index(self, connection: Any) -> None:
