@@ -10,7 +10,9 @@ database the suite runs on (SQLite by default, PostgreSQL under
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
+import zoneinfo
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -21,10 +23,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from publishing import services
 from publishing.models import Comment, Story
-from streams import acting_as, record, record_many, registry
+from streams import acting_as, record, record_many, recording, registry, search_index
 from streams.health import health
 from streams.live.transport import Transport
 from streams.models import Action
@@ -307,6 +311,50 @@ def test_record_many_of_ten_thousand_is_one_statement(alice: Any) -> None:
     assert inserts == ['INSERT INTO "streams_action"']
     assert len(actions.ids) == 10_000 == len(set(actions.ids))
     assert Action.objects.filter(verb="imported").count() == 10_000
+
+
+@pytest.mark.django_db
+def test_a_bulk_on_sqlite_gets_a_roomy_page_cache_for_itself_only(alice: Any) -> None:
+    def cache_size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return cursor.fetchone()[0]
+
+    if connection.vendor != "sqlite":
+        pytest.skip("a PRAGMA of SQLite's (make test runs this)")
+    seen: list[int] = []
+    original = recording._insert_rows
+
+    def spying(conn: Any, rows: Any) -> list[int]:
+        seen.append(cache_size())
+        return original(conn, rows)
+
+    before = cache_size()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recording, "_insert_rows", spying)
+        record_many([{"verb": "imported", "object": alice} for _ in range(search_index.BULK_CATCH_UP)])
+        record_many([{"verb": "imported", "object": alice}])
+    assert seen == [-recording.BULK_CACHE_KIB, before]  # a bulk, then a single row
+    assert cache_size() == before
+
+
+@given(
+    at=st.datetimes(
+        min_value=datetime.datetime(1900, 1, 1),
+        max_value=datetime.datetime(2200, 1, 1),
+        timezones=st.sampled_from(
+            [datetime.UTC, zoneinfo.ZoneInfo("Europe/Paris"), zoneinfo.ZoneInfo("America/St_Johns")]
+        ),
+        allow_imaginary=False,
+    )
+)
+def test_a_bulks_times_are_written_as_django_writes_them(at: datetime.datetime) -> None:
+    """SQLite: the bulk's own conversion of an aware time is Django's, text for text."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's conversion (make test runs this)")
+    field = Action._meta.get_field("timestamp")
+    expected = field.get_db_prep_save(at, connection=connection)
+    assert recording._json_converter(field, connection)(at) == expected
 
 
 @pytest.mark.django_db(transaction=True)
