@@ -33,15 +33,29 @@ class Action(models.Model):
     actor_name = models.CharField(max_length=150)
     verb = models.CharField(max_length=32)
 
-    # The foreign keys below are indexed by Meta.indexes, led by them.
+    # The foreign keys below are indexed by Meta.indexes, led by them. No database
+    # constraint (migration 0011): PostgreSQL checked it at every commit, locking the
+    # kind's row; PROTECT still refuses, in Django, to delete a kind actions name.
     object_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=255, blank=True)
 
     target_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(max_length=255, blank=True)
