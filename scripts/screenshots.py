@@ -7,6 +7,7 @@ Usage: python scripts/screenshots.py [BASE_URL] [OUT_DIR]
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from pathlib import Path
@@ -17,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.servers import CHROMIUM
 from tests.servers import CHROMIUM_ARGS as ARGS
 
+MONTH = f"since={datetime.date.today() - datetime.timedelta(days=30)}"  # a chart by day
 PAGES = {
-    "admin": ["/feed/", "/inbox/", "/reads/", "/replies/", "/audit/", "/members/"],
+    "admin": ["/feed/", f"/feed/?{MONTH}", "/inbox/", "/reads/", "/replies/", "/audit/", "/members/"],
     "alice": ["/feed/", "/inbox/", "/reads/", "/stories/"],
     "rita": ["/feed/", "/inbox/", "/replies/", "/stories/1/"],
     "rae": ["/feed/", "/inbox/", "/following/", "/feeds/", "/feed/?actor=alice"],

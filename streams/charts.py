@@ -242,15 +242,16 @@ def svg(name: str, drawn: Chart) -> SafeString:
     axis = format_html_join(
         "", "<span>{}</span>", ((_label(drawn.bins[i].start, drawn.unit),) for i in ticks)
     )
-    per = "per hour over" if drawn.unit == "hour" else "per day over"
     span = f"{len(drawn.bins)} {drawn.unit}{'s' if len(drawn.bins) != 1 else ''}"
+    over = (
+        f"over {'the last day' if drawn.unit == 'hour' and len(drawn.bins) == 24 else span}, by {drawn.unit}"
+    )
+    # The numbers stand alone (no "1 action" / "2 actions"): live.js counts them up.
     caption = format_html(
-        '<figcaption><span class="chart-total">{}</span> {} {} {}; the busiest {} had '
+        '<figcaption>Actions {}: <span class="chart-total">{}</span>; the busiest {} had '
         '<span class="chart-peak">{}</span>.</figcaption>',
+        over,
         drawn.total,
-        "action" if drawn.total == 1 else "actions",
-        per,
-        "the last day" if drawn.unit == "hour" and len(drawn.bins) == 24 else span,
         drawn.unit,
         peak,
     )
@@ -260,7 +261,7 @@ def svg(name: str, drawn: Chart) -> SafeString:
         '</line></svg><div class="chart-axis" aria-hidden="true">{}</div>{}',
         WIDTH,
         HEIGHT,
-        f"{name}: actions {per} {span}",
+        f"{name}: actions {over}",
         drawn.unit,
         peak,
         plot,
