@@ -113,7 +113,9 @@ def test_the_figure_draws_a_bar_per_hour_and_says_what_it_counts(rae: Any, admin
     since = (datetime.datetime.now(UTC) - datetime.timedelta(days=9)).date().isoformat()
     by_day = client_for(rae).get(f"/feed/chart/?since={since}").content.decode()
     assert len(re.findall(r"<rect ", by_day)) == 10
-    assert re.search(r'Actions over 10 days, by day: <span class="chart-total">1</span>; the busiest day', by_day)
+    assert re.search(
+        r'Actions over 10 days, by day: <span class="chart-total">1</span>; the busiest day', by_day
+    )
     staff = client_for(admin).get("/feed/chart/?verb=logged+in").content.decode()
     logins = Action.objects.filter(verb="logged in").count()  # logging in is audited too
     assert f'<span class="chart-total">{logins}</span>' in staff and logins >= 2
