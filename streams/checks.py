@@ -121,3 +121,45 @@ def check_live_broadcast(app_configs: Any = None, **kwargs: Any) -> list[checks.
             id="streams.W004",
         )
     ]
+
+
+@checks.register(checks.Tags.database)
+def check_database_parts(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """What the engine keeps beside the action table: its search index and the per-day counts'
+    triggers. A migration that rebuilds the table on SQLite drops both. Run by ``migrate`` and
+    ``check --database``."""
+    from django.db import connections, router
+
+    from streams import rollup, search_index
+    from streams.models import Action, DailyCount
+
+    messages: list[checks.CheckMessage] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor not in rollup.VENDORS or not router.allow_migrate_model(alias, Action):
+            continue
+        tables = connection.introspection.table_names()
+        if Action._meta.db_table not in tables:
+            continue  # not migrated yet
+        if not search_index.installed(connection):
+            messages.append(
+                checks.Warning(
+                    f"The actions' text search index is missing on the database '{alias}': "
+                    "every search reads the whole table.",
+                    hint="Run 'python manage.py streams_repair'. On PostgreSQL the pg_trgm extension "
+                    "is needed (CREATE EXTENSION pg_trgm, by a user allowed to).",
+                    id="streams.W005",
+                )
+            )
+        if DailyCount._meta.db_table in tables and not rollup.installed(connection):
+            messages.append(
+                checks.Warning(
+                    f"The per-day counts' triggers are missing on the database '{alias}': charts over "
+                    "months go on counting actions that were deleted.",
+                    hint="Run 'python manage.py streams_repair', which puts them back and counts again.",
+                    id="streams.W006",
+                )
+            )
+    return messages

@@ -180,6 +180,26 @@ def installed(connection: Any) -> bool:
         return cursor.fetchone()[0] == len(TRIGGERS)
 
 
+def rebuild(connection: Any) -> int:
+    """Count every action again, from none (after the triggers were missing); how many were counted.
+
+    Charts count actions while it runs: the counts and the mark are emptied
+    together first, so the tail is everything until the catch-up ends.
+    """
+    from streams.models import DailyCount, DailyCountMark
+
+    if connection.vendor not in VENDORS:
+        return 0
+    with transaction.atomic(using=connection.alias):
+        DailyCount.objects.using(connection.alias).all().delete()
+        DailyCountMark.objects.using(connection.alias).update(upto=0)
+        install(connection)
+    total = 0
+    while counted := catch_up(connection):
+        total += counted
+    return total
+
+
 def catch_up(connection: Any, limit: int = CATCH_UP) -> int:
     """Count up to ``limit`` settled actions past the mark into their days; how many (0 when none or busy)."""
     if connection.vendor not in VENDORS:

@@ -15,7 +15,7 @@
   tail has grown past ``TAIL``. ``record_many()`` catches up after a bulk.
   Deletes and updates of indexed rows reach the index by triggers.
 - Anything else, or PostgreSQL without the right to create the extension: no
-  index; a search scans (the system check ``streams.W003`` says so).
+  index; a search scans (the system check ``streams.W005`` says so).
 
 The migration ``0003`` installs it; ``install()`` may be run again (for
 example after a migration rebuilt the table on SQLite, which drops its
