@@ -436,7 +436,8 @@ class TableSite(Mapping[str, Table]):
     def urls(self) -> list[Any]:
         """URL patterns of every table: its page at ``<name>/`` (named ``<name>``), its CSV at
         ``<name>/export.csv`` (``<name>-export``), its feeds at ``<name>/feed.atom`` and
-        ``<name>/feed.json`` (``<name>-atom``, ``<name>-json``); and ``feeds/``, the viewer's feed
+        ``<name>/feed.json`` (``<name>-atom``, ``<name>-json``); for a ``seen`` table
+        ``<name>/seen/`` (``<name>-seen``); and ``feeds/``, the viewer's feed
         token (``streams-feeds``). Include them in the project's URLconf."""
         from django.urls import path
 
@@ -447,6 +448,7 @@ class TableSite(Mapping[str, Table]):
             ActionTableView,
             FeedSettingsView,
             FollowView,
+            SeenView,
         )
 
         # The viewer's feed token and feed addresses (streams.feeds).
@@ -474,6 +476,11 @@ class TableSite(Mapping[str, Table]):
                     name=f"{name}-json",
                 ),
             ]
+            if self._tables[name].seen:
+                # Where an open table says what the viewer has seen of its live rows.
+                patterns.append(
+                    path(f"{name}/seen/", SeenView.as_view(), {"table": name}, name=f"{name}-seen")
+                )
         return patterns
 
     def websocket_urlpatterns(self) -> list[Any]:

@@ -145,6 +145,10 @@ class ActionTableView(ActionTableMixin, View):
             "live_heartbeat": streams_conf.get("LIVE_HEARTBEAT_SECONDS"),
             "follow": self.follow_button(page.rows),
             "people": follows.followed_users(self.request.user) if self.kind.following else (),
+            # Rows arriving live on the viewer's unfiltered newest page count as seen.
+            "seen_url": reverse(f"{self.kind.name}-seen")
+            if self.kind.seen and prepend and not self.filtered()
+            else None,
         }
 
     def follow_button(self, rows: list[Any]) -> dict[str, Any] | None:
@@ -260,6 +264,35 @@ class FollowView(LoginRequiredMixin, View):
             table = site.following_table()
             back = reverse(table.name) if table is not None else "/"
         return HttpResponseRedirect(back, status=303)
+
+
+class SeenView(ActionTableMixin, View):
+    """``POST upto=<id>``: the viewer has seen their table up to that action (``streams.seen``).
+
+    An open, unfiltered first page of a ``seen`` table posts it when live rows
+    arrive while the tab is in view (``live.js``), so the unseen badge drops on
+    every tab as it does when the page is opened. The action must be one of the
+    viewer's own rows of the table; the cursor never moves back. 204 on success,
+    400 with the reason otherwise.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.kind.seen:
+            return HttpResponseBadRequest("This table keeps no unseen count.\n", content_type="text/plain")
+        upto = request.POST.get("upto", "")
+        if not (upto.isascii() and upto.isdigit() and 0 < len(upto) <= 18):
+            return HttpResponseBadRequest("upto: the id of an action.\n", content_type="text/plain")
+        # The table's scope for this viewer, without filters (the query string is empty).
+        action = self.get_filtered_rows().filter(pk=int(upto)).only("pk", "timestamp").first()
+        if action is None:
+            return HttpResponseBadRequest(
+                f"upto: no action {upto} in your {self.kind.title.lower()} table.\n",
+                content_type="text/plain",
+            )
+        seen.mark_seen(self.kind, request.user, action)
+        return HttpResponse(status=204)
 
 
 class ActionFeedView(ActionTableMixin, View):

@@ -135,6 +135,43 @@ def test_the_unseen_badge_rises_live_and_falls_on_every_tab_when_the_inbox_opens
     expect(other_tab.locator("#inbox-count")).to_be_hidden()
 
 
+def test_rows_arriving_on_the_open_inbox_are_seen_when_shown_and_badges_fall(
+    login: Any, site: Server
+) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/inbox/")
+    wait_live(alice, "inbox")
+    other_tab = alice.context.new_page()
+    other_tab.goto(f"{site.url}/stories/")
+    alice.wait_for_timeout(500)  # both badges' sockets are open
+    pause = alice.locator(".pause[data-table='inbox']")
+    rows = alice.locator("#inbox-rows > tr[id^='action-']")
+    shown = rows.count()
+
+    # Held by Pause, a row is not seen: the badge rises on both tabs.
+    pause.click()
+    rae = login("rae")
+    open_story_by(rae, site, "alice")
+    expect(pause).to_have_text("Resume (1 new)", timeout=5000)
+    for page in (alice, other_tab):
+        expect(page.locator("#inbox-count")).to_have_attribute("data-count", "1", timeout=5000)
+
+    # Shown, it is seen: the badge falls on both tabs.
+    pause.click()
+    expect(rows).to_have_count(shown + 1)
+    expect(newest_row(alice, "inbox").locator("td.col-actor_name")).to_have_text("rae")
+    for page in (alice, other_tab):
+        expect(page.locator("#inbox-count")).to_have_attribute("data-count", "0", timeout=5000)
+
+    # Not paused, the next row is seen as it arrives: a page opened afterwards counts nothing new.
+    open_story_by(rae, site, "alice")
+    expect(rows).to_have_count(shown + 2, timeout=5000)
+    alice.wait_for_timeout(2000)  # the inbox says what it has shown, at most once a second
+    other_tab.reload()
+    other_tab.wait_for_timeout(1500)  # the badge's socket counts what came after the cursor
+    expect(other_tab.locator("#inbox-count")).to_have_attribute("data-count", "0")
+
+
 def test_follow_someone_then_see_their_next_action_arrive_live(login: Any, site: Server) -> None:
     rae = login("rae")
     rae.goto(f"{site.url}/feed/?actor=alice")

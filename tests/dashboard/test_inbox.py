@@ -130,3 +130,69 @@ async def test_a_badge_of_a_table_without_a_cursor_is_refused(world: dict[str, A
     socket, _, _ = await open_socket(world["alice"], "table=feed&badge=1")
     closing = await socket.receive_output(timeout=3)
     assert (closing["type"], closing["code"]) == ("websocket.close", 4400)
+
+
+def test_live_rows_shown_on_the_open_inbox_are_marked_seen_and_never_back(cast: dict[str, Any]) -> None:
+    alice = cast["alice"]
+    client = logged_in(alice)
+    newest, older = own_public(alice)[0], own_public(alice)[-1]
+    assert client.post("/inbox/seen/", {"upto": str(newest)}).status_code == 204
+    assert Seen.objects.get(user=alice, table="inbox").upto == newest
+    assert client.post("/inbox/seen/", {"upto": str(older)}).status_code == 204
+    assert Seen.objects.get(user=alice, table="inbox").upto == newest
+
+
+@pytest.mark.parametrize("upto", ["", "abc", "-1", "0", "9" * 19, "1" * 30, "１２", "1.5"])
+def test_marking_seen_takes_an_action_id(cast: dict[str, Any], upto: str) -> None:
+    response = logged_in(cast["alice"]).post("/inbox/seen/", {"upto": upto})
+    assert response.status_code == 400
+    assert response.content.decode().startswith("upto:")
+    assert not Seen.objects.filter(user=cast["alice"]).exists()
+
+
+def test_marking_seen_refuses_rows_outside_the_viewers_inbox(cast: dict[str, Any]) -> None:
+    alice, rita = cast["alice"], cast["rita"]
+    staff_only = Action.objects.get(owner=alice, public=False).pk  # hers, but not in her inbox
+    someone_elses = own_public(rita)[0]
+    for upto in (staff_only, someone_elses, 10**9):
+        response = logged_in(alice).post("/inbox/seen/", {"upto": str(upto)})
+        assert response.status_code == 400
+        assert "no action" in response.content.decode()
+    assert not Seen.objects.filter(user=alice).exists()
+
+
+def test_marking_seen_needs_a_login_a_csrf_token_a_post_and_a_seen_table(cast: dict[str, Any]) -> None:
+    alice = cast["alice"]
+    upto = {"upto": str(own_public(alice)[0])}
+    assert Client().post("/inbox/seen/", upto).status_code == 302  # to the login page
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post("/inbox/seen/", upto).status_code == 403
+    assert logged_in(alice).get("/inbox/seen/", upto).status_code == 405
+    assert logged_in(alice).post("/feed/seen/", upto).status_code == 404  # the feed keeps no cursor
+    assert not Seen.objects.filter(user=alice).exists()
+
+
+def test_only_the_unfiltered_newest_inbox_page_says_where_to_mark_seen(cast: dict[str, Any]) -> None:
+    client = logged_in(cast["alice"])
+    assert 'data-seen-url="/inbox/seen/"' in client.get("/inbox/").content.decode()
+    for path in ("/inbox/?verb=read", "/inbox/?sort=verb", "/feed/"):
+        assert "data-seen-url" not in client.get(path).content.decode(), path
+
+
+async def test_marking_live_rows_seen_drops_the_badge_on_every_tab(
+    world: dict[str, Any],  # noqa: F811
+) -> None:
+    alice, rae = world["alice"], world["rae"]
+    await sync_to_async(lambda: logged_in(alice).get("/inbox/"))()  # all seen so far
+    badge, connected, _ = await open_socket(alice, "table=inbox&badge=1")
+    assert connected
+    assert await badge.receive_nothing(timeout=0.3)
+    await sync_to_async(services.story_read)(story=world["dawn"], reader=rae)
+    assert await count_of(badge) == 1
+    newest = await sync_to_async(lambda: own_public(alice)[0])()
+
+    response = await sync_to_async(lambda: logged_in(alice).post("/inbox/seen/", {"upto": str(newest)}))()
+    assert response.status_code == 204
+    assert await count_of(badge) == 0
+    await badge.disconnect()

@@ -82,6 +82,8 @@
     e.target._lastFrame = Date.now();
     setState(e.target, "live");
     showPaused(tableName(e.target));
+    // The page marked its own rows seen when it was served (streams.seen).
+    if (e.target.dataset.seenUrl && e.target._seenUpto === undefined) e.target._seenUpto = newestShown(e.target);
   });
   document.addEventListener("htmx:wsClose", function (e) {
     var code = e.detail.event.code;
@@ -143,6 +145,7 @@
     button.setAttribute("aria-pressed", paused ? "false" : "true");
     if (paused) resume(table);
     showPaused(table);
+    if (paused) noteSeen(table); // the rows held meanwhile are shown now
   });
 
   // New filters, new rows: what was held for the old ones is dropped.
@@ -172,6 +175,42 @@
   document.addEventListener("htmx:oobAfterSwap", function (e) {
     var bar = e.detail.target;
     if (bar && bar.classList && bar.classList.contains("new-bar")) bar.hidden = false;
+    if (bar && /-rows$/.test(bar.id || "")) noteSeen(bar.id.replace(/-rows$/, ""));
+  });
+
+  // Rows arriving on an open, unfiltered first page of a table with an unseen
+  // count (data-seen-url) are seen once they are in view: say so (at most
+  // once a second) and the viewer's badges drop on every tab. Rows held by
+  // Pause, or arriving in a hidden tab, wait until they are shown.
+  var seenTimers = {};
+  function noteSeen(table) {
+    var liveEl = document.getElementById(table + "-live");
+    if (!liveEl || !liveEl.dataset.seenUrl) return;
+    var button = pauseButton(table);
+    if (document.visibilityState !== "visible" || (button && button.getAttribute("aria-pressed") === "true")) {
+      liveEl._seenPending = true;
+      return;
+    }
+    if (seenTimers[table]) return;
+    seenTimers[table] = setTimeout(function () {
+      seenTimers[table] = null;
+      liveEl._seenPending = false;
+      var upto = newestShown(liveEl);
+      if (!upto || upto <= (liveEl._seenUpto || 0) || !document.body.contains(liveEl)) return;
+      liveEl._seenUpto = upto;
+      fetch(liveEl.dataset.seenUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": liveEl.dataset.csrf },
+        body: new URLSearchParams({ upto: String(upto) })
+      }).catch(function () { liveEl._seenUpto = 0; });
+    }, 1000);
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState !== "visible") return;
+    document.querySelectorAll("[ws-connect].live[data-seen-url]").forEach(function (liveEl) {
+      if (liveEl._seenPending) noteSeen(tableName(liveEl));
+    });
   });
 
   if (document.readyState === "loading") {
