@@ -48,6 +48,8 @@ def test_a_read_appears_at_the_top_of_the_authors_open_table(login: Any, site: S
     expect(total).to_have_text(str(counted + 1))
     expect(top.locator("td.col-object_repr")).to_have_text(title)
     expect(top).to_have_class(re.compile(r"\bis-new\b"))
+    # Its time reads relative as it arrives, not at the page's next 30-second tick.
+    expect(top.locator("td.col-timestamp time")).to_have_text("just now", timeout=1000)
     assert alice.evaluate("window.__notReloaded") is True
 
 

@@ -246,7 +246,8 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startClock);
   else startClock();
   document.addEventListener("htmx:afterSwap", function (e) { humanise(e.target); });
-  document.addEventListener("htmx:oobAfterSwap", function (e) { humanise(e.target); });
+  // A live frame's event targets the socket's element; its rows went into detail.target.
+  document.addEventListener("htmx:oobAfterSwap", function (e) { humanise(e.detail.target || e.target); });
 
   // A name or verb in a row filters its table, keeping the other filters.
   document.addEventListener("click", function (e) {
