@@ -145,6 +145,7 @@ class ActionTableView(ActionTableMixin, View):
             "live_heartbeat": streams_conf.get("LIVE_HEARTBEAT_SECONDS"),
             "follow": self.follow_button(page.rows),
             "people": follows.followed_users(self.request.user) if self.kind.following else (),
+            "filtered": self.filtered(),
             # Rows arriving live on the viewer's unfiltered newest page count as seen.
             "seen_url": reverse(f"{self.kind.name}-seen")
             if self.kind.seen and prepend and not self.filtered()

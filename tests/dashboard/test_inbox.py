@@ -196,3 +196,16 @@ async def test_marking_live_rows_seen_drops_the_badge_on_every_tab(
     assert response.status_code == 204
     assert await count_of(badge) == 0
     await badge.disconnect()
+
+
+def test_an_empty_inbox_says_nothing_is_here_yet_and_a_filtered_one_blames_the_filters(
+    cast: dict[str, Any],
+) -> None:
+    client = logged_in(cast["rae"])  # her reads and comments are for their authors
+    assert own_public(cast["rae"]) == []
+    assert (
+        "Nothing here yet. New actions will appear here as they happen."
+        in client.get("/inbox/").content.decode()
+    )
+    filtered = client.get("/inbox/?verb=read").content.decode()
+    assert "No actions match these filters yet." in filtered and "Nothing here yet" not in filtered

@@ -116,6 +116,8 @@ def test_the_figure_draws_a_bar_per_hour_and_says_what_it_counts(rae: Any, admin
     assert re.search(
         r'Actions over 10 days, by day: <span class="chart-total">1</span>; the busiest day', by_day
     )
+    empty = client_for(rae).get("/feed/chart/?verb=bookmarked").content.decode()
+    assert 'by hour: <span class="chart-total">0</span>.</figcaption>' in empty and "busiest" not in empty
     staff = client_for(admin).get("/feed/chart/?verb=logged+in").content.decode()
     logins = Action.objects.filter(verb="logged in").count()  # logging in is audited too
     assert f'<span class="chart-total">{logins}</span>' in staff and logins >= 2
