@@ -10,8 +10,9 @@ viewer sees it; this module does the rest (``ActionExportView.get``)::
 The file: UTF-8, a header row, one row per action in the queryset's order,
 every cell neutralised against formulas (``streams.csvexport.neutralise``).
 Columns ``timestamp,actor,verb,object,target`` (``timestamp.isoformat()``),
-and for staff also ``changes,ip,user_agent`` (``changes`` as the table shows
-it, ``describe_changes``).
+and for staff also ``changes,ip,user_agent,request`` (``changes`` as the table
+shows it, ``describe_changes``; ``request`` the correlation id, empty outside
+a request).
 
 API:
 
@@ -54,7 +55,14 @@ COLUMNS = (
     ("object", "object_repr"),
     ("target", "target_repr"),
 )
-STAFF_COLUMNS = (("changes", "changes"), ("ip", "ip"), ("user_agent", "user_agent"))
+# ``request``: the id of the request that recorded the row (empty outside one), as the
+# table's "same request" link filters by it.
+STAFF_COLUMNS = (
+    ("changes", "changes"),
+    ("ip", "ip"),
+    ("user_agent", "user_agent"),
+    ("request", "request_id"),
+)
 
 
 def _columns(staff: bool) -> tuple[tuple[str, str], ...]:

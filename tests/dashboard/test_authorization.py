@@ -126,7 +126,7 @@ def test_page_partial_and_csv(role: str, table: str) -> None:
     assert len(rows) - 1 == len(expected)
     html = page.content.decode()
     if role == "staff" and table not in ("inbox", "following"):
-        assert "192.0.2.44" in html and rows[0][-2:] == ["ip", "user_agent"]
+        assert "192.0.2.44" in html and rows[0][-3:] == ["ip", "user_agent", "request"]
     else:
         assert "192.0.2.44" not in html and "Agent/1" not in html
         assert "ip" not in rows[0] and all("192.0.2.44" not in ",".join(row) for row in rows)

@@ -75,7 +75,17 @@ def test_csv_ip_columns_only_for_staff(
     staff = read_csv(staff_client.get("/feed/export.csv"))
     author = read_csv(author_client.get("/feed/export.csv"))
 
-    assert staff[0] == ["timestamp", "actor", "verb", "object", "target", "changes", "ip", "user_agent"]
+    assert staff[0] == [
+        "timestamp",
+        "actor",
+        "verb",
+        "object",
+        "target",
+        "changes",
+        "ip",
+        "user_agent",
+        "request",
+    ]
     assert author[0] == ["timestamp", "actor", "verb", "object", "target"]
     assert len(staff) == Action.objects.count() + 1
     assert len(author) == Action.objects.filter(public=True).count() + 1

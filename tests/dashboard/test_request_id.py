@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from typing import Any
 
@@ -81,6 +83,24 @@ def test_staff_filter_one_requests_actions_and_follow_a_row_to_them(
     reader = client_for(rae).get(f"/feed/?request={first}").content.decode()
     assert "same request" not in reader and 'name="request"' not in reader
     assert len(re.findall(r"<tr id=\"action-", reader)) == Action.objects.filter(public=True).count() > 2
+
+
+def test_the_staff_csv_names_each_rows_request_and_a_readers_does_not(
+    client_for: Any, rae: Any, admin: Any, dawn: Any
+) -> None:
+    first, _ = read(client_for(rae), dawn)
+    staff = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(
+                    client_for(admin).get(f"/feed/export.csv?request={first}").streaming_content
+                ).decode()
+            )
+        )
+    )
+    assert staff[0][-1] == "request" and [row[-1] for row in staff[1:]] == [first]
+    reader = b"".join(client_for(rae).get("/feed/export.csv").streaming_content).decode()
+    assert "request" not in reader.splitlines()[0] and first not in reader
 
 
 def test_the_socket_matches_one_requests_actions() -> None:

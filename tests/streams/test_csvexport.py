@@ -192,6 +192,7 @@ def make_actions(count: int) -> list[Action]:
             user_agent="Mozilla/5.0 (X11; Linux, like Gecko)" if index % 5 else "",
             changes=CHANGES[index % len(CHANGES)],
             public=index % 7 != 0,
+            request_id=None if index % 3 == 0 else f"req-{index % 4}",
         )
         action.search_text = action.document()
         actions.append(action)
@@ -204,8 +205,8 @@ def old_export(queryset: Any, staff: bool) -> bytes:
     fields = ["timestamp", "actor_name", "verb", "object_repr", "target_repr"]
     header = ["timestamp", "actor", "verb", "object", "target"]
     if staff:
-        fields += ["changes", "ip", "user_agent"]
-        header += ["changes", "ip", "user_agent"]
+        fields += ["changes", "ip", "user_agent", "request_id"]
+        header += ["changes", "ip", "user_agent", "request"]
 
     def format_row(row: tuple[Any, ...]) -> list[Any]:
         timestamp, *rest = row
