@@ -37,6 +37,29 @@ def setup() -> None:
     atexit.register(connection.close)  # registered last: runs before the cleanup
 
 
+def ensure_postgresql_database(url: str) -> None:
+    """Create the database ``url`` names if missing, through the ``postgres`` maintenance database."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        return
+    connect = {
+        "dbname": "postgres",
+        "host": config.get("HOST") or None,
+        "port": config.get("PORT") or None,
+        "user": config.get("USER") or None,
+        "password": config.get("PASSWORD") or None,
+    }
+    with psycopg.connect(**connect, autocommit=True) as maintenance:
+        name = config["NAME"]
+        if maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            print(f"creating database {name}", file=sys.stderr, flush=True)
+            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def _shown_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:

@@ -135,29 +135,6 @@ class Variant:
     history: int = 0  # rows of ``--history`` its counter counts, not saves of this run
 
 
-def ensure_postgresql_database(url: str) -> None:
-    """Create the database ``url`` names if missing, through the ``postgres`` maintenance database."""
-    import dj_database_url
-    import psycopg
-    from psycopg import sql
-
-    config = dj_database_url.parse(url)
-    if config["ENGINE"] != "django.db.backends.postgresql":
-        return
-    connect = {
-        "dbname": "postgres",
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-    }
-    with psycopg.connect(**connect, autocommit=True) as maintenance:
-        name = config["NAME"]
-        if maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            progress(f"creating database {name}")
-            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def refuse_site_database(url: str) -> None:
     """Exit unless ``url`` names a database other than the site's or its tests' (even an empty one)."""
     import dj_database_url
@@ -203,7 +180,7 @@ def setup() -> None:
     url = os.environ.get("DATABASE_URL")
     if url:
         refuse_site_database(url)  # before anything connects to it
-        ensure_postgresql_database(url)
+        common.ensure_postgresql_database(url)
     import django
     from django.core.management import call_command
     from django.db import connection
