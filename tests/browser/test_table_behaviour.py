@@ -121,3 +121,34 @@ def test_a_name_in_a_row_filters_the_table_and_keeps_the_other_filters(login: An
     time = shown.first.locator("td.col-timestamp time")
     expect(time).to_have_text(re.compile(r"(just now|ago|\d{4}|[A-Z][a-z]{2} \d)"))
     assert time.get_attribute("title") and time.get_attribute("datetime").endswith("Z")
+
+
+def test_every_page_loads_without_a_failed_request_or_a_script_error(browser: Any, site: Server) -> None:
+    problems: list[str] = []
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda request: problems.append(f"failed {request.url}"))
+    page.on(
+        "response",
+        lambda response: response.status >= 400 and problems.append(f"{response.status} {response.url}"),
+    )
+    try:
+        log_in(page, site.url, "admin")  # the login page too (a browser asks for the site's icon there)
+        for path in (
+            "/feed/",
+            "/inbox/",
+            "/following/",
+            "/reads/",
+            "/replies/",
+            "/audit/",
+            "/stories/",
+            "/feeds/",
+            "/members/",
+        ):
+            page.goto(f"{site.url}{path}")
+            page.wait_for_timeout(400)  # the chart's request and the sockets
+        assert problems == []
+    finally:
+        context.close()
