@@ -28,7 +28,7 @@ FEED = Table(
     name="feed",
     label="Feed",
     title="Who did what",
-    description="Everything that happens on the site, newest first.",
+    description="Everything that happens on the site.",
 )
 INBOX = Table(
     name="inbox",
