@@ -53,6 +53,28 @@ def test_a_read_appears_at_the_top_of_the_authors_open_table(login: Any, site: S
     assert alice.evaluate("window.__notReloaded") is True
 
 
+def test_an_empty_chart_counts_its_first_live_row_and_names_the_busiest_hour(
+    login: Any, site: Server
+) -> None:
+    alice = login("alice")
+    alice.goto(f"{site.url}/stories/new/")
+    alice.fill("#story-form input[name=title]", "Quokka weather report")
+    alice.fill("#story-form textarea[name=body]", "Sunny, then quokkas.")
+    alice.locator("#story-form input[name=publish]").check()
+    alice.locator("#story-form button[type=submit]").click()
+    alice.goto(f"{site.url}/reads/?q=quokka&actor=rae")  # her own read on saving it is not rae's
+    wait_live(alice, "reads")
+    caption = alice.locator("#reads-chart figcaption")
+    expect(caption).to_have_text("Actions over the last day, by hour: 0.")
+
+    rae = login("rae")
+    rae.goto(f"{site.url}/stories/")
+    rae.locator(".story-list a", has_text="Quokka weather report").click()
+
+    expect(newest_row(alice, "reads").locator("td.col-actor_name")).to_have_text("rae", timeout=5000)
+    expect(caption).to_have_text("Actions over the last day, by hour: 1; the busiest hour had 1.")
+
+
 def test_another_authors_read_does_not_arrive(login: Any, site: Server) -> None:
     alice = login("alice")
     alice.goto(f"{site.url}/reads/")

@@ -298,6 +298,16 @@
     var total = figure.querySelector(".chart-total");
     if (total) total.textContent = String(parseInt(total.textContent, 10) + added);
     var most = figure.querySelector(".chart-peak");
-    if (most) most.textContent = String(peak);
+    if (most) {
+      most.textContent = String(peak);
+    } else if (total && total.nextSibling && total.nextSibling.nodeType === 3) {
+      // An empty chart's caption has no busiest clause (streams.charts): its first row adds it.
+      total.nextSibling.textContent = "; the busiest " + (svg.dataset.unit || "bar") + " had ";
+      most = document.createElement("span");
+      most.className = "chart-peak";
+      most.textContent = String(peak);
+      figure.querySelector("figcaption").appendChild(most);
+      most.after(".");
+    }
   }
 })();
