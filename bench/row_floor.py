@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import common
 
@@ -81,8 +82,8 @@ def pgbench() -> str:
     sys.exit("pgbench not found: install PostgreSQL's client tools, or put pgbench on PATH")
 
 
-def make_tables(cursor: object) -> None:
-    run = cursor.execute  # type: ignore[attr-defined]
+def make_tables(cursor: Any) -> None:
+    run = cursor.execute
     run(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     run(f"CREATE SCHEMA {SCHEMA}")
     run(
@@ -96,7 +97,7 @@ def make_tables(cursor: object) -> None:
         "AND indexdef LIKE '%%USING gin%%'",
         [SCHEMA],
     )
-    for (name,) in cursor.fetchall():  # type: ignore[attr-defined]
+    for (name,) in cursor.fetchall():
         run(f"DROP INDEX {SCHEMA}.{name}")
     run(f"CREATE TABLE {SCHEMA}.keyed (LIKE public.streams_action INCLUDING DEFAULTS INCLUDING IDENTITY)")
     run(f"ALTER TABLE {SCHEMA}.keyed ADD PRIMARY KEY (id)")

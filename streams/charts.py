@@ -247,19 +247,18 @@ def svg(name: str, drawn: Chart) -> SafeString:
         f"over {'the last day' if drawn.unit == 'hour' and len(drawn.bins) == 24 else span}, by {drawn.unit}"
     )
     # The numbers stand alone (no "1 action" / "2 actions"): live.js counts them up.
-    if peak:
-        caption = format_html(
-            '<figcaption>Actions {}: <span class="chart-total">{}</span>; the busiest {} had '
-            '<span class="chart-peak">{}</span>.</figcaption>',
-            over,
-            drawn.total,
-            drawn.unit,
-            peak,
-        )
-    else:  # "the busiest hour had 0" says nothing
-        caption = format_html(
-            '<figcaption>Actions {}: <span class="chart-total">0</span>.</figcaption>', over
-        )
+    # "The busiest hour had 0" says nothing: an empty chart leaves it out (live.js adds it back).
+    busiest = (
+        format_html('; the busiest {} had <span class="chart-peak">{}</span>', drawn.unit, peak)
+        if peak
+        else ""
+    )
+    caption = format_html(
+        '<figcaption>Actions {}: <span class="chart-total">{}</span>{}.</figcaption>',
+        over,
+        drawn.total,
+        busiest,
+    )
     return format_html(
         '<svg class="chart" viewBox="0 0 {} {}" preserveAspectRatio="none" role="img" aria-label="{}" '
         'data-unit="{}" data-peak="{}" data-plot="{}" data-top="{}">{}<line x1="0" x2="{}" y1="{}" y2="{}">'

@@ -127,6 +127,7 @@ class ActionTableView(ActionTableMixin, View):
         return any(value for name, value in self.request.GET.items() if name not in NOT_FILTERS)
 
     def get_context_data(self, *, table: ActionTable, page: Page, prepend: bool) -> dict[str, Any]:
+        filtered = self.filtered()
         filters = self.request.GET.copy()
         for name in NOT_FILTERS:
             filters.pop(name, None)
@@ -145,10 +146,10 @@ class ActionTableView(ActionTableMixin, View):
             "live_heartbeat": streams_conf.get("LIVE_HEARTBEAT_SECONDS"),
             "follow": self.follow_button(page.rows),
             "people": follows.followed_users(self.request.user) if self.kind.following else (),
-            "filtered": self.filtered(),
+            "filtered": filtered,
             # Rows arriving live on the viewer's unfiltered newest page count as seen.
             "seen_url": reverse(f"{self.kind.name}-seen")
-            if self.kind.seen and prepend and not self.filtered()
+            if self.kind.seen and prepend and not filtered
             else None,
         }
 
@@ -280,8 +281,7 @@ class SeenView(ActionTableMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not self.kind.seen:
-            return HttpResponseBadRequest("This table keeps no unseen count.\n", content_type="text/plain")
+        # Only seen=True tables have this URL (TableSite.urls).
         upto = request.POST.get("upto", "")
         if not (upto.isascii() and upto.isdigit() and 0 < len(upto) <= 18):
             return HttpResponseBadRequest("upto: the id of an action.\n", content_type="text/plain")
